@@ -1,0 +1,1 @@
+"""Sample data with known truth, and vendored real data (CDNOW, donations)."""

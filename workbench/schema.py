@@ -174,6 +174,32 @@ class FeedbackSchema(_RoleSchema):
     )
 
 
+_SYNONYMS = {
+    CUSTOMER_ID: ("user_id", "user", "customer", "client_id", "account_id", "member_id", "id"),
+    TS: ("timestamp", "time", "datetime", "date", "event_time", "created_at", "occurred_at", "when"),
+    EVENT: ("event_name", "event_type", "action", "type", "name"),
+    AMOUNT: ("revenue", "value", "price", "total", "sales", "spend", "amount_usd"),
+    CATEGORY: ("product_category", "cat", "segment"),
+    SIGNUP_TS: ("signup", "created_at", "signup_date", "registered_at"),
+    PERIOD_START: ("start", "start_date", "starts_at"),
+    PERIOD_END: ("end", "end_date", "ends_at"),
+    SENT_TS: ("sent_at", "sent", "send_ts", "ts", "timestamp"),
+    GROUP: ("variant", "arm", "treatment_group"),
+}
+
+
+def suggest_column(role: str, src: str, names: list[str]) -> str | None:
+    """The user's column most likely meant for `role`: fuzzy name match, then known synonyms."""
+    hint = closest(src, names)
+    if hint:
+        return hint
+    lowered = {n.lower(): n for n in names}
+    for synonym in _SYNONYMS.get(role, ()):
+        if synonym in lowered:
+            return lowered[synonym]
+    return None
+
+
 def _to_lazy(frame, caller: str, table: str) -> pl.LazyFrame:
     if isinstance(frame, pl.LazyFrame):
         return frame
@@ -201,7 +227,7 @@ def rename_to_canonical(lf: pl.LazyFrame, schema: _RoleSchema, caller: str) -> p
         if src in names:
             continue
         if role.required:
-            hint = closest(src, names)
+            hint = suggest_column(role.name, src, names)
             did = f" Did you mean {hint!r}?" if hint else ""
             fix = (
                 f"pass schema={cls.__name__}({role.name}={hint!r})"
@@ -311,9 +337,10 @@ def _datetime_expr(c, dtype, caller, table, col, tz, ts_format) -> pl.Expr:
 def _naive_iso(c: pl.Expr, tz: str) -> pl.Expr:
     # Strings without an offset are local times in `tz`; strings with one keep it.
     has_offset = c.str.contains(r"(Z|[+-]\d\d:?\d\d)$")
-    aware = c.str.to_datetime(time_unit="us", strict=False, time_zone="UTC")
+    aware = pl.when(has_offset).then(c).str.to_datetime(
+        time_unit="us", strict=False, time_zone="UTC")
     naive = (
-        c.str.to_datetime(time_unit="us", strict=False)
+        pl.when(~has_offset).then(c).str.to_datetime(time_unit="us", strict=False)
         .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
     )
@@ -341,7 +368,7 @@ def canonical(
     names = lf.collect_schema().names()
     for col in require:
         if col not in names:
-            hint = closest(schema.source_name(col), names)
+            hint = suggest_column(col, schema.source_name(col), names)
             did = f" Did you mean {hint!r}?" if hint else ""
             raise MissingColumnError(
                 f"{caller}: {type(schema).TABLE} has no column {schema.source_name(col)!r} "

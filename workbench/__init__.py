@@ -32,13 +32,58 @@ from .sources import (
 
 # -- cohorts --
 # -- churn and survival --
+from .churn import CENSORING_DEFINITION, CHURN_DEFINITIONS, churn_table
+from .cycles import CYCLES_DEFINITION, purchase_cycles
+from .survival import KM_DEFINITION, LOGRANK_DEFINITION, ChurnCurves, churn_curves
+from .survival_drivers import COX_DEFINITION, ChurnDrivers, churn_drivers
 # -- customer value and leaving customers --
+from .rfm import rfm_summary
 # -- campaigns, funnels, activation, channels --
+from .activation import ACTIVATION_DEFINITION, ActivationEffect, activation_effect
+from .campaigns import (
+    CAMPAIGN_EFFECT_DEFINITION,
+    WINBACK_TEST_PLAN_DEFINITION,
+    CampaignEffect,
+    campaign_effect,
+    winback_test_plan,
+)
+from .channels import CHANNEL_QUALITY_DEFINITION, ChannelQuality, channel_quality
+from .funnels import FUNNEL_DEFINITION, Funnel, funnel
 # -- business events --
+# -- reports --
+from .reports import render_report, render_reports
+# -- warehouse --
+from .warehouse import activity_sql, activity_table, redact_uri
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CENSORING_DEFINITION",
+    "CHURN_DEFINITIONS",
+    "COX_DEFINITION",
+    "CYCLES_DEFINITION",
+    "ChurnCurves",
+    "ChurnDrivers",
+    "KM_DEFINITION",
+    "LOGRANK_DEFINITION",
+    "churn_curves",
+    "churn_drivers",
+    "churn_table",
+    "purchase_cycles",
+    "ACTIVATION_DEFINITION",
+    "ActivationEffect",
+    "activation_effect",
+    "CAMPAIGN_EFFECT_DEFINITION",
+    "WINBACK_TEST_PLAN_DEFINITION",
+    "CampaignEffect",
+    "campaign_effect",
+    "winback_test_plan",
+    "CHANNEL_QUALITY_DEFINITION",
+    "ChannelQuality",
+    "channel_quality",
+    "FUNNEL_DEFINITION",
+    "Funnel",
+    "funnel",
     "BadDataError",
     "BadParameterError",
     "CampaignSchema",
@@ -52,6 +97,8 @@ __all__ = [
     "SubscriptionSchema",
     "WorkbenchError",
     "WorkbenchWarning",
+    "activity_sql",
+    "activity_table",
     "check_events",
     "datasets",
     "load_campaigns",
@@ -60,4 +107,8 @@ __all__ = [
     "load_feedback",
     "load_subscriptions",
     "models",
+    "redact_uri",
+    "render_report",
+    "render_reports",
+    "rfm_summary",
 ]

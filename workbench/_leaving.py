@@ -73,7 +73,9 @@ def resolve_as_of(lf: pl.LazyFrame, as_of, caller: str) -> datetime:
 
 def weight(names) -> pl.Expr:
     """Occurrences a row stands for: n_events on pre-aggregated tables, else 1."""
-    return pl.col(N_EVENTS).cast(pl.Int64) if N_EVENTS in names else pl.lit(1, dtype=pl.Int64)
+    if N_EVENTS in names:
+        return pl.col(N_EVENTS).cast(pl.Int64)
+    return pl.col(TS).is_not_null().cast(pl.Int64)  # a column, so that .sum() counts rows
 
 
 def purchases(lf: pl.LazyFrame, purchase_event: str = PURCHASE) -> pl.LazyFrame:

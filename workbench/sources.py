@@ -21,6 +21,7 @@ from .errors import (
 )
 from .schema import (
     AMOUNT,
+    N_EVENTS,
     CampaignSchema,
     CustomerSchema,
     EventSchema,
@@ -162,7 +163,14 @@ def _validate(
             checks[f"{r.name} after {as_of_utc:%Y-%m-%d %H:%M}"] = (
                 r.name, "after", pl.col(r.name) > pl.lit(as_of_utc))
     ts_role = next((r.name for r in roles if r.kind == "datetime" and r.required), None)
-    stats_exprs = [pl.len().alias("__n")] + [e.sum().alias(k) for k, (_, _, e) in checks.items()]
+    # Reduced sources (one row per customer x event x day with a weight) count in events.
+    weight = pl.col(N_EVENTS) if N_EVENTS in present else None
+
+    def _count(e: pl.Expr) -> pl.Expr:
+        return e.sum() if weight is None else pl.when(e).then(weight).otherwise(0).sum()
+
+    stats_exprs = [(pl.len() if weight is None else weight.sum()).alias("__n")]
+    stats_exprs += [_count(e).alias(k) for k, (_, _, e) in checks.items()]
     if ts_role:
         stats_exprs += [pl.col(ts_role).min().alias("__min"), pl.col(ts_role).max().alias("__max")]
     try:
@@ -246,11 +254,17 @@ def _as_utc(value) -> datetime:
 
 
 def _load(source, schema, *, caller, table_name=None, query=None, tz=None, ts_format=None,
-          on_invalid="raise", on_duplicates="warn", as_of=None, csv_options=None):
-    if isinstance(source, str) and "://" in source:
+          on_invalid="raise", on_duplicates="warn", as_of=None, csv_options=None, reduce=None):
+    is_db = isinstance(source, str) and "://" in source
+    if reduce == "auto":  # databases reduce to days in SQL; files and frames stay raw
+        reduce = "day" if is_db else None
+    if reduce not in (None, "day", "week", "month"):
+        raise bad_choice(caller, "reduce", reduce, ["auto", "day", "week", "month", None])
+    if is_db:
         from .warehouse import read_database
 
-        lf = read_database(source, table=table_name, query=query, caller=caller)
+        lf = read_database(source, table=table_name, query=query, caller=caller, schema=schema,
+                           reduce=reduce, tz=tz)
     else:
         if table_name is not None or query is not None:
             raise BadParameterError(
@@ -258,15 +272,20 @@ def _load(source, schema, *, caller, table_name=None, query=None, tz=None, ts_fo
                 f"{describe_source(source)} is not one. Fix: drop them."
             )
         lf = scan_source(source, caller=caller, table=type(schema).TABLE, csv_options=csv_options)
-    return _validate(lf, schema, caller=caller, source_name=describe_source(source), tz=tz,
-                     ts_format=ts_format, on_invalid=on_invalid, on_duplicates=on_duplicates,
-                     as_of=as_of)
+    out, report = _validate(lf, schema, caller=caller, source_name=describe_source(source),
+                            tz=tz, ts_format=ts_format, on_invalid=on_invalid,
+                            on_duplicates=on_duplicates, as_of=as_of)
+    if reduce is not None and not is_db:
+        from .warehouse import reduce_events
+
+        out = reduce_events(out, reduce, caller=caller)
+    return out, report
 
 
 def load_events(source, *, schema: EventSchema | None = None, table: str | None = None,
                 query: str | None = None, tz: str | None = None, ts_format: str | None = None,
                 on_invalid: str = "raise", on_duplicates: str = "warn", as_of=None,
-                csv_options: dict | None = None) -> pl.LazyFrame:
+                csv_options: dict | None = None, reduce: str | None = "auto") -> pl.LazyFrame:
     """Read an event log into the canonical, validated shape.
 
     `source`: a CSV or Parquet path, a directory or glob of Parquet files (scanned lazily), a
@@ -276,26 +295,35 @@ def load_events(source, *, schema: EventSchema | None = None, table: str | None 
     key columns, unparseable timestamps or amounts, and timestamps after `as_of` (default: now)
     raise a `WorkbenchError`; `on_invalid="drop"` drops them and warns with the counts. Exact
     duplicate rows warn (`on_duplicates="drop"|"raise"|"keep"` to change that).
+
+    `reduce` ("day", "week", "month" or None): return the activity table, one row per customer
+    x event x category x UTC period with the summed amount and an `n_events` count (see
+    `workbench.warehouse`). The default "auto" reduces database sources to days inside the
+    database (only the compact table travels) and leaves files and frames raw.
     """
     lf, _ = _load(source, schema or EventSchema(), caller="load_events", table_name=table,
                   query=query, tz=tz, ts_format=ts_format, on_invalid=on_invalid,
-                  on_duplicates=on_duplicates, as_of=as_of, csv_options=csv_options)
+                  on_duplicates=on_duplicates, as_of=as_of, csv_options=csv_options,
+                  reduce=reduce)
     return lf
 
 
 def check_events(source, *, schema: EventSchema | None = None, table: str | None = None,
                  query: str | None = None, tz: str | None = None, ts_format: str | None = None,
-                 as_of=None, csv_options: dict | None = None) -> LoadReport:
+                 as_of=None, csv_options: dict | None = None,
+                 reduce: str | None = "auto") -> LoadReport:
     """Data-quality report of an event source: rows read, rejected and why, duplicates, dates.
 
-    Never raises for bad rows; it counts them (the same checks `load_events` applies).
+    Never raises for bad rows; it counts them (the same checks `load_events` applies). Database
+    sources are reduced in the database as in `load_events` (counts are then in events, and
+    exact duplicates are folded into `n_events`); pass reduce=None to check the raw rows.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WorkbenchWarning)
         _, report = _load(source, schema or EventSchema(), caller="check_events",
                           table_name=table, query=query, tz=tz, ts_format=ts_format,
                           on_invalid="drop", on_duplicates="warn", as_of=as_of,
-                          csv_options=csv_options)
+                          csv_options=csv_options, reduce=reduce)
     return report
 
 

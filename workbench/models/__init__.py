@@ -1,3 +1,9 @@
 """Statistical models with a lifelines-style interface: fit(...) -> self, params_, summary."""
 
-__all__: list[str] = []
+from .bgnbd import BetaGeoNBD, ModifiedBetaGeoNBD, simulate_bgnbd
+
+__all__: list[str] = [
+    "BetaGeoNBD",
+    "ModifiedBetaGeoNBD",
+    "simulate_bgnbd",
+]

@@ -35,12 +35,16 @@ class OfflineRenderer(HtmlRenderer):
         super().__init__(connected=False, full_html=False, global_init=False, config=cfg,
                          include_plotlyjs=False)
         self.height = height
+        self.activated = False
 
     def activate(self):
-        """Emit plotly.js once into the current notebook output."""
+        """Emit plotly.js into the current notebook output; later calls do nothing."""
+        if self.activated:
+            return
         from IPython.display import HTML, display
 
         display(HTML(plotly_library_html()))
+        self.activated = True
 
     def to_mimebundle(self, fig_dict):
         return {"text/html": figure_html(fig_dict, config=self.config, height=self.height)}
@@ -66,10 +70,6 @@ def use_offline_renderer(*, emit_library: bool = True) -> None:
     """Make the offline renderer plotly's default and (once) emit plotly.js into the output."""
     renderer = OfflineRenderer()
     pio.renderers[RENDERER_NAME] = renderer
-    # Setting the default would queue an activation; keep it explicit so the library is
-    # emitted exactly once, here.
-    pio.renderers._default_name = RENDERER_NAME
-    pio.renderers._default_renderers = [renderer]
-    pio.renderers._to_activate = []
+    pio.renderers.default = RENDERER_NAME  # queues an activation, which is idempotent
     if emit_library:
         renderer.activate()

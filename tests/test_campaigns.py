@@ -9,6 +9,7 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
@@ -64,7 +65,7 @@ def only_a(frame):
 
 def test_tiny_campaign_counts_rates_and_revenue():
     events, campaigns = tiny()
-    with pytest.warns(wb.WorkbenchWarning, match="fewer than 30"):
+    with pytest.warns(wb.WorkbenchWarning, match="smaller than 30 customers"):
         res = wb.campaign_effect(events, only_a(campaigns), window="30d", as_of=AS_OF)
     row = res.table.row(0, named=True)
     # c1: purchase at sent_ts does not count, D5 does; c2: exactly sent + 30d counts;
@@ -124,25 +125,27 @@ def test_open_window_warns():
 
 def simulate(rng, specs, *, start=datetime(2025, 1, 1, tzinfo=UTC)):
     """specs: (campaign_id, n_treatment, n_control, p_treatment, p_control) -> events, campaigns."""
-    rows, sends, cid = [], [], 0
-    for camp, nt, nc, pt, pc in specs:
-        for group, n, p in (("treatment", nt, pt), ("control", nc, pc)):
-            back = rng.random(n) < p
-            delay = rng.uniform(0.1, 29.5, n)
-            amount = rng.gamma(2.0, 20.0, n)
-            for i in range(n):
-                cid += 1
-                sends.append((f"C{cid}", camp, start, group))
-                if back[i]:
-                    rows.append(
-                        (f"C{cid}", start + timedelta(days=float(delay[i])), float(amount[i]))
-                    )
-    events = pl.DataFrame(rows, schema=["customer_id", "ts", "amount"], orient="row").with_columns(
-        pl.lit("purchase").alias("event")
-    )
+    camp, group, prob = [], [], []
+    for cid, nt, nc, pt, pc in specs:
+        camp += [cid] * (nt + nc)
+        group += ["treatment"] * nt + ["control"] * nc
+        prob += [pt] * nt + [pc] * nc
+    n = len(camp)
+    ids = [f"C{i}" for i in range(n)]
+    back = rng.random(n) < np.asarray(prob)
+    delay = rng.uniform(0.1, 29.5, n)
+    amount = rng.gamma(2.0, 20.0, n)
     campaigns = pl.DataFrame(
-        sends, schema=["customer_id", "campaign_id", "sent_ts", "group"], orient="row"
+        {"customer_id": ids, "campaign_id": camp, "sent_ts": [start] * n, "group": group}
     )
+    events = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "ts": [start + timedelta(days=float(d)) for d in delay],
+            "amount": amount,
+            "event": ["purchase"] * n,
+        }
+    ).filter(pl.Series(back))
     return events, campaigns
 
 
@@ -159,11 +162,14 @@ def test_statistics_match_statsmodels():
         )
         lo, hi = confint_proportions_2indep(x1, n1, x2, n2, method="newcomb", alpha=0.1)
         assert (row["lift_ci_low"], row["lift_ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
-        rlo, rhi = confint_proportions_2indep(
-            x1, n1, x2, n2, compare="ratio", method="log", alpha=0.1
-        )
-        assert row["rel_lift_ci_low"] == pytest.approx(rlo - 1, rel=1e-9)
-        assert row["rel_lift_ci_high"] == pytest.approx(rhi - 1, rel=1e-9)
+        if x1 and x2:
+            rlo, rhi = confint_proportions_2indep(
+                x1, n1, x2, n2, compare="ratio", method="log", alpha=0.1
+            )
+            assert row["rel_lift_ci_low"] == pytest.approx(rlo - 1, rel=1e-9)
+            assert row["rel_lift_ci_high"] == pytest.approx(rhi - 1, rel=1e-9)
+        else:  # a zero count leaves the log risk ratio undefined
+            assert row["rel_lift"] is None and row["rel_lift_ci_low"] is None
         if row["test"] == "z":
             assert row["p_value"] == pytest.approx(
                 proportions_ztest([x1, x2], [n1, n2])[1], rel=1e-9
@@ -206,13 +212,21 @@ def test_wald_interval_and_forced_tests():
 
 
 def test_simulated_lift_recovered_within_ci():
+    # 200 independent campaigns with a true lift of +5 points (relative +50%).
     rng = np.random.default_rng(11)
-    events, campaigns = simulate(rng, [("BIG", 5000, 5000, 0.15, 0.10)])
-    row = wb.campaign_effect(events, campaigns, as_of="2025-03-01").table.row(0, named=True)
-    assert row["lift_ci_low"] < 0.05 < row["lift_ci_high"]
-    assert row["rel_lift_ci_low"] < 0.5 < row["rel_lift_ci_high"]
-    assert row["p_value"] < 1e-6
-    assert row["incremental_customers_ci_low"] < 250 < row["incremental_customers_ci_high"]
+    specs = [(f"L{i:03d}", 1000, 1000, 0.15, 0.10) for i in range(200)]
+    events, campaigns = simulate(rng, specs)
+    t = wb.campaign_effect(events, campaigns, as_of="2025-03-01").table
+    assert t["lift"].mean() == pytest.approx(0.05, abs=0.003)
+    covered = ((t["lift_ci_low"] <= 0.05) & (t["lift_ci_high"] >= 0.05)).mean()
+    rel_covered = ((t["rel_lift_ci_low"] <= 0.5) & (t["rel_lift_ci_high"] >= 0.5)).mean()
+    inc_covered = (
+        (t["incremental_customers_ci_low"] <= 50) & (t["incremental_customers_ci_high"] >= 50)
+    ).mean()
+    assert 0.92 <= covered <= 0.98
+    assert 0.92 <= rel_covered <= 0.98
+    assert inc_covered == covered
+    assert (t["p_adjusted"] < 0.05).mean() > 0.9  # power at n = 1000 per group is ~0.94
 
 
 def test_null_simulation_false_positive_rate_is_about_alpha():
@@ -311,10 +325,10 @@ def test_input_kinds_and_schema_mapping_agree(kind):
             campaign_schema=wb.CampaignSchema(campaign_id="camp", group="arm", sent_ts="at"),
             **kw,
         ).table
-    assert out.equals(base)
+    assert_frame_equal(out, base, check_exact=False, rel_tol=1e-12)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=4),
     st.integers(0, 10_000),
@@ -333,7 +347,7 @@ def test_properties_interval_order_and_row_order(counts, seed):
             campaigns.sample(fraction=1.0, shuffle=True, seed=seed),
             as_of="2025-03-01",
         ).table
-    assert t.equals(shuffled)
+    assert_frame_equal(t, shuffled, check_exact=False, rel_tol=1e-9)
     for row in t.iter_rows(named=True):
         assert -1 <= row["lift_ci_low"] <= row["lift"] <= row["lift_ci_high"] <= 1
         assert 0 <= row["p_value"] <= row["p_adjusted"] <= 1

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import workbench as wb
 from workbench.datasets.sample import _generate
@@ -53,7 +55,9 @@ def test_callers_cannot_corrupt_the_cache():
     assert b.truth["hazard_ratios"]["plan[pro]"] == 0.7
 
 
-@pytest.mark.parametrize("kwargs", [{"seed": -1}, {"seed": "a"}, {"n_customers": 10}, {"n_customers": 1.5}])
+@pytest.mark.parametrize(
+    "kwargs", [{"seed": -1}, {"seed": "a"}, {"n_customers": 10}, {"n_customers": 1.5}]
+)
 def test_bad_parameters(kwargs):
     with pytest.raises(wb.BadParameterError, match="load_sample"):
         wb.datasets.load_sample(**kwargs)
@@ -133,13 +137,25 @@ def test_value_domains(sd):
     assert 0.56 < (c["plan"] == "none").mean() < 0.64
     ev = sd.events
     assert set(ev["event"]) == {
-        "signup", "visit", "add_to_cart", "purchase", "support_contact", "cancel",
+        "signup",
+        "visit",
+        "add_to_cart",
+        "purchase",
+        "support_contact",
+        "cancel",
         "onboarding_complete",
     }
     purchases = ev.filter(pl.col("event") == "purchase")
     assert purchases["amount"].null_count() == 0 and (purchases["amount"] > 0).all()
     assert purchases["discount"].null_count() == 0
-    assert set(purchases["category"]) == {"books", "music", "electronics", "home", "garden", "subscription"}
+    assert set(purchases["category"]) == {
+        "books",
+        "music",
+        "electronics",
+        "home",
+        "garden",
+        "subscription",
+    }
     others = ev.filter(pl.col("event") != "purchase")
     assert others["amount"].null_count() == others.height
     assert others["discount"].null_count() == others.height
@@ -242,7 +258,9 @@ def test_cox_recovers_hazard_ratios_from_subscription_churn(sd):
         pl.col("period_start").min().alias("start"), pl.col("period_end").max().alias("end")
     )
     spans = spans.with_columns(
-        ((pl.min_horizontal("end", pl.lit(AS_OF)) - pl.col("start")).dt.total_seconds() / 86400).alias("T"),
+        (
+            (pl.min_horizontal("end", pl.lit(AS_OF)) - pl.col("start")).dt.total_seconds() / 86400
+        ).alias("T"),
         (pl.col("end") <= AS_OF).alias("E"),
     )
     assert 500 < spans["E"].sum() < spans.height
@@ -260,7 +278,9 @@ def test_early_support_contacts_match_events(sd):
         .group_by("customer_id")
         .len()
     )
-    c = sd.customers.join(early, on="customer_id", how="left").with_columns(pl.col("len").fill_null(0))
+    c = sd.customers.join(early, on="customer_id", how="left").with_columns(
+        pl.col("len").fill_null(0)
+    )
     c = c.filter(pl.col("signup_ts") < datetime(2025, 12, 15, tzinfo=UTC))
     assert (c["len"] == c["early_support_contacts"]).all()
 
@@ -271,8 +291,12 @@ def test_outage_spike_in_support_contacts(sd):
         .group_by(pl.col("ts").dt.date().alias("day"))
         .len()
     )
-    spike = daily.filter(pl.col("day").is_between(datetime(2025, 6, 10).date(), datetime(2025, 6, 12).date()))
-    before = daily.filter(pl.col("day").is_between(datetime(2025, 5, 1).date(), datetime(2025, 5, 31).date()))
+    spike = daily.filter(
+        pl.col("day").is_between(datetime(2025, 6, 10).date(), datetime(2025, 6, 12).date())
+    )
+    before = daily.filter(
+        pl.col("day").is_between(datetime(2025, 5, 1).date(), datetime(2025, 5, 31).date())
+    )
     assert spike["len"].mean() > 10 * before["len"].mean()
 
 
@@ -280,9 +304,15 @@ def test_funnel_realised_rates_match_events(sd):
     f = sd.truth["funnel"]
     ev = sd.events
     w = timedelta(days=f["window_days"])
-    first_visit = ev.filter(pl.col("event") == "visit").group_by("customer_id").agg(pl.col("ts").min().alias("v"))
+    first_visit = (
+        ev.filter(pl.col("event") == "visit")
+        .group_by("customer_id")
+        .agg(pl.col("ts").min().alias("v"))
+    )
     first_visit = first_visit.filter(pl.col("v") + w <= AS_OF)
-    carts = ev.filter(pl.col("event") == "add_to_cart").select("customer_id", pl.col("ts").alias("c"))
+    carts = ev.filter(pl.col("event") == "add_to_cart").select(
+        "customer_id", pl.col("ts").alias("c")
+    )
     first_cart = (
         first_visit.join(carts, on="customer_id")
         .filter(pl.col("c") > pl.col("v"), pl.col("c") <= pl.col("v") + w)
@@ -307,11 +337,13 @@ def test_funnel_realised_rates_match_events(sd):
 
 
 def test_onboarding_within_window(sd):
-    ob = sd.events.filter(pl.col("event") == "onboarding_complete").join(sd.customers, on="customer_id")
+    ob = sd.events.filter(pl.col("event") == "onboarding_complete").join(
+        sd.customers, on="customer_id"
+    )
     assert ob["customer_id"].is_unique().all()
     assert ((ob["ts"] > ob["signup_ts"]) & (ob["ts"] < ob["signup_ts"] + timedelta(days=7))).all()
     assert 0.45 < ob.height / sd.customers.height < 0.55
-    lt = sd.truth["lifetimes"]
+    lt = sd.truth["lifetimes"].filter(pl.col("start") < datetime(2025, 12, 1, tzinfo=UTC))
     on = set(lt.filter(pl.col("onboarded"))["customer_id"])
     assert on <= set(ob["customer_id"])
 
@@ -323,7 +355,9 @@ def test_category_dropouts(sd):
     drops = sd.truth["category_dropouts"]
     assert drops.height >= 20
     assert drops["customer_id"].to_list() == sd.truth["category_dropout_customers"]
-    p = sd.events.filter(pl.col("event") == "purchase").join(drops, on="customer_id", suffix="_dropped")
+    p = sd.events.filter(pl.col("event") == "purchase").join(
+        drops, on="customer_id", suffix="_dropped"
+    )
     same = pl.col("category") == pl.col("category_dropped")
     after = pl.col("ts") >= pl.col("dropout_ts")
     per = p.group_by("customer_id").agg(
@@ -337,7 +371,9 @@ def test_category_dropouts(sd):
 
 
 def test_buyer_spend_and_purchases(sd):
-    goods = sd.events.filter((pl.col("event") == "purchase") & (pl.col("category") != "subscription"))
+    goods = sd.events.filter(
+        (pl.col("event") == "purchase") & (pl.col("category") != "subscription")
+    )
     gg = sd.truth["gamma_gamma"]
     assert abs(goods["amount"].mean() - gg["mean_spend"]) < 0.15 * gg["mean_spend"]
     buyers = sd.customers.filter(pl.col("plan") == "none")
@@ -411,13 +447,25 @@ def test_annotations_and_truth_keys(sd):
     de = ann.filter(pl.col("segment_column") == "country")
     assert de["segment_value"].to_list() == ["DE"]
     for key in (
-        "hazard_ratios", "baseline_monthly_hazard", "bgnbd", "gamma_gamma", "campaigns", "funnel",
-        "activation", "annotations", "category_dropout_customers", "reactivated_customers",
-        "channel_quality", "lifetimes", "feedback",
+        "hazard_ratios",
+        "baseline_monthly_hazard",
+        "bgnbd",
+        "gamma_gamma",
+        "campaigns",
+        "funnel",
+        "activation",
+        "annotations",
+        "category_dropout_customers",
+        "reactivated_customers",
+        "channel_quality",
+        "lifetimes",
+        "feedback",
     ):
         assert key in sd.truth
     assert sd.truth["hazard_ratios"] == {
-        "channel[paid_search]": 1.6, "channel[social]": 1.3, "plan[pro]": 0.7,
+        "channel[paid_search]": 1.6,
+        "channel[social]": 1.3,
+        "plan[pro]": 0.7,
         "early_support_contacts": 1.25,
     }
     assert 0.03 <= sd.truth["baseline_monthly_hazard"] <= 0.08
@@ -460,7 +508,8 @@ def test_cdnow_sample_facts_and_ids_match_master():
 
 
 @pytest.mark.parametrize(
-    ("sample", "sum_x", "zeros", "holdout"), [(True, 2_457, 1_411, 1_882), (False, 24_337, 14_119, 19_684)]
+    ("sample", "sum_x", "zeros", "holdout"),
+    [(True, 2_457, 1_411, 1_882), (False, 24_337, 14_119, 19_684)],
 )
 def test_cdnow_rfm_reproduces_the_papers(sample, sum_x, zeros, holdout):
     days = (
@@ -492,3 +541,21 @@ def test_donations():
     assert (d["recency"] >= d["frequency"].clip(upper_bound=6) * 0).all()
     assert ((d["frequency"] == 0) == (d["recency"] == 0)).all()
     assert np.all(d["frequency"].to_numpy() <= d["recency"].to_numpy())
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(100, 400))
+def test_invariants_hold_for_any_seed(seed, n):
+    s = _generate.__wrapped__(seed, n)
+    assert s.customers.height == n
+    assert s.events["ts"].max() <= AS_OF
+    assert set(s.events["customer_id"]) <= set(s.customers["customer_id"])
+    sub = s.subscriptions.sort("customer_id", "period_start")
+    prev_end = sub["period_end"].shift(1)
+    same = sub["customer_id"] == sub["customer_id"].shift(1)
+    assert (sub["period_start"].filter(same) >= prev_end.filter(same)).all()
+    purchases = s.events.filter(pl.col("event") == "purchase")
+    assert (purchases["amount"] > 0).all()
+    for c in s.campaigns.partition_by("campaign_id"):
+        n_t = (c["group"] == "treatment").sum()
+        assert abs(c.height - 2 * n_t) <= 1

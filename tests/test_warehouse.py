@@ -108,7 +108,9 @@ def test_redact_uri_leaves_plain_text_and_users():
 def test_activity_sql_postgres_shape():
     sql = wb.activity_sql("analytics.events")
     assert "FROM analytics.events" in sql
-    assert "(date_trunc('day', (\"ts\" AT TIME ZONE 'UTC')) AT TIME ZONE 'UTC') AS wb_ts" in sql
+    # Truncate per row to the naive UTC day; turn it back into a timestamptz once per group.
+    assert "date_trunc('day', (\"ts\" AT TIME ZONE 'UTC')) AS wb_ts" in sql
+    assert "(wb_ts AT TIME ZONE 'UTC') AS \"ts\"" in sql
     assert 'SUM(wb_amount) AS "amount"' in sql
     assert 'COUNT(*) AS "n_events"' in sql
     assert sql.rstrip().endswith("GROUP BY wb_customer_id, wb_ts, wb_event, wb_category")
@@ -123,7 +125,7 @@ def test_activity_sql_postgres_shape():
      "CAST(amount AS DOUBLE)", 'customer_id AS wb_customer_id'),
     ("clickhouse", "toDateTime(toMonday(\"ts\", 'UTC'), 'UTC')", 'toFloat64("amount")',
      '"customer_id"'),
-    ("spark", "from_utc_timestamp(date_trunc('WEEK', to_utc_timestamp(`ts`, current_timezone()))",
+    ("spark", "date_trunc('WEEK', to_utc_timestamp(`ts`, current_timezone())) AS wb_ts",
      "CAST(`amount` AS DOUBLE)", "`customer_id`"),
 ])
 def test_activity_sql_dialect_pieces(dialect, week, cast, quote):
@@ -135,6 +137,11 @@ def test_activity_sql_dialect_pieces(dialect, week, cast, quote):
     q = DIALECTS[dialect].quote
     for name in ["customer_id", "ts", "event", "category", "amount", "n_events"]:
         assert f"AS {q}{name}{q}" in sql
+
+
+def test_spark_shifts_back_to_an_instant():
+    sql = wb.activity_sql("events", dialect="spark")
+    assert "from_utc_timestamp(wb_ts, current_timezone()) AS `ts`" in sql
 
 
 def test_activity_sql_naive_and_date_columns_take_tz():

@@ -38,6 +38,45 @@ from .survival import KM_DEFINITION, LOGRANK_DEFINITION, ChurnCurves, churn_curv
 from .survival_drivers import COX_DEFINITION, ChurnDrivers, churn_drivers
 # -- customer value and leaving customers --
 from .rfm import rfm_summary
+from .features import (
+    FEATURE_DEFINITIONS,
+    FEATURES_DEFINITION,
+    LABEL_DEFINITION,
+    churn_labels,
+    customer_features,
+)
+from .overdue import (
+    CATEGORY_DROPOUT_DEFINITION,
+    OVERDUE_DEFINITION,
+    VALUE_AT_STAKE_DEFINITION,
+    OverdueCustomers,
+    category_dropouts,
+    overdue_customers,
+    value_at_stake,
+)
+from .patterns import (
+    PATTERNS_DEFINITION,
+    PROBLEM_SEGMENTS_DEFINITION,
+    REASONS_DEFINITION,
+    ChurnReasons,
+    DepartedPatterns,
+    ProblemSegments,
+    churn_reasons,
+    compare_groups,
+    departed_patterns,
+    problem_segments,
+)
+from .propensity import PROPENSITY_DEFINITION, ChurnPropensity, churn_propensity
+from .segments import (
+    ABC_XYZ_DEFINITION,
+    RFM_SEGMENT_RULES,
+    RFM_SEGMENTS_DEFINITION,
+    AbcXyz,
+    abc_xyz,
+    rfm_scores,
+    rfm_segment_counts,
+)
+from .winback import WINBACK_DEFINITION, WINBACK_OFFER_RULES, export_targets, winback_targets
 # -- campaigns, funnels, activation, channels --
 from .activation import ACTIVATION_DEFINITION, ActivationEffect, activation_effect
 from .campaigns import (
@@ -111,4 +150,40 @@ __all__ = [
     "render_report",
     "render_reports",
     "rfm_summary",
+    "ABC_XYZ_DEFINITION",
+    "AbcXyz",
+    "CATEGORY_DROPOUT_DEFINITION",
+    "ChurnPropensity",
+    "ChurnReasons",
+    "DepartedPatterns",
+    "FEATURES_DEFINITION",
+    "FEATURE_DEFINITIONS",
+    "LABEL_DEFINITION",
+    "OVERDUE_DEFINITION",
+    "OverdueCustomers",
+    "PATTERNS_DEFINITION",
+    "PROBLEM_SEGMENTS_DEFINITION",
+    "PROPENSITY_DEFINITION",
+    "ProblemSegments",
+    "REASONS_DEFINITION",
+    "RFM_SEGMENTS_DEFINITION",
+    "RFM_SEGMENT_RULES",
+    "VALUE_AT_STAKE_DEFINITION",
+    "WINBACK_DEFINITION",
+    "WINBACK_OFFER_RULES",
+    "abc_xyz",
+    "category_dropouts",
+    "churn_labels",
+    "churn_propensity",
+    "churn_reasons",
+    "compare_groups",
+    "customer_features",
+    "departed_patterns",
+    "export_targets",
+    "overdue_customers",
+    "problem_segments",
+    "rfm_scores",
+    "rfm_segment_counts",
+    "value_at_stake",
+    "winback_targets",
 ]

@@ -125,6 +125,10 @@ def diff_ci(
             low, high = p1 - p2 - z * se, p1 - p2 + z * se
     else:
         low, high = map(_f, proportion_diff_ci(x1, n1, x2, n2, level))
+        # Rounding can put a bound a hair past the estimate when a group is all 0 or all 1.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = x1 / n1 - x2 / n2
+        low, high = np.fmin(low, d), np.fmax(high, d)
     return np.where(bad, np.nan, low), np.where(bad, np.nan, high)
 
 
@@ -199,7 +203,9 @@ def welch_ci(m1, v1, n1, m2, v2, n2, level: float) -> tuple[np.ndarray, np.ndarr
 
 def adjust(pvalues) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values over the non-missing entries."""
-    return _f(bh_adjust(_f(pvalues)))
+    p = _f(pvalues)
+    # p * m / rank can round a hair below p itself; an adjusted p-value is never smaller.
+    return np.fmax(_f(bh_adjust(p)), p)
 
 
 def column(values) -> pl.Series:

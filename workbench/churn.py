@@ -105,11 +105,11 @@ def churn_table(
 
     - ``inactivity="90d"``: churned when ``as_of - last_active > 90`` days. Activity is any
       event, or the events named in ``event``. ``churn_date = last_active + 1 day``.
-    - ``subscriptions=<table>``: contractual churn. Paid periods cover
-      [period_start day, period_end rounded up to a day); a spell ends when more than ``grace``
-      days (default 45) pass after a covered stretch without a new period starting.
-      ``churn_date`` is the end of the last paid period; a customer is censored while
-      ``last period end + grace`` is after ``as_of``.
+    - ``subscriptions=<table>``: contractual churn, on calendar days: paid periods cover
+      [period_start day, period_end day). A renewal is in time when its start day is at most
+      ``grace`` days (default 45) after the latest period end day so far; a later start, or
+      none, ends the spell. ``churn_date`` is the end day of the last paid period; a customer
+      is censored while ``last period end day + grace`` is after ``as_of``.
     - ``cancel_event="cancel"``: churned on the day of that event when no activity (any other
       event, or those in ``event``) follows on a later day. ``churn_date`` = the cancel day;
       a censored customer is followed to ``as_of`` (threshold 0).
@@ -200,16 +200,16 @@ def _day_intervals(days: pl.LazyFrame, lag: pl.Expr) -> pl.LazyFrame:
 
 
 def _subscription_intervals(subs: pl.LazyFrame, as_of_day: date, lag: int) -> pl.LazyFrame:
-    """Paid periods -> [start day, end rounded up to a day), at least one day long."""
-    end = pl.col(PERIOD_END)
-    end_day = _num(end.dt.date()) + (end != end.dt.truncate("1d")).cast(pl.Int64)
+    """Paid periods -> [start day, end day) as day numbers (an end before the start counts as
+    the start day)."""
+    end_day = _num(pl.col(PERIOD_END).dt.date())
     a = _num(pl.col(PERIOD_START).dt.date())
     return (
         subs.filter(pl.col(PERIOD_START).dt.date() <= pl.lit(as_of_day))
         .select(
             CUSTOMER_ID,
             a.alias("a"),
-            pl.max_horizontal(end_day, a + 1).alias("b"),
+            pl.max_horizontal(end_day, a).alias("b"),
             pl.lit(lag, dtype=pl.Int64).alias("lag"),
         )
         .filter(pl.col("a").is_not_null() & pl.col("b").is_not_null())

@@ -128,7 +128,8 @@ def purchase_cycles(
       exp(w * log(mean_gap) + (1 - w) * m). The population centre m is the precision-weighted
       mean of log(mean_gap) over customers with at least one gap, with the same weights w (the
       inverse-variance weights of a normal-normal model whose within-customer variance is
-      prior_strength times the between-customer variance). One-day buyers get exp(m);
+      prior_strength times the between-customer variance). One-day buyers get exp(m); when
+      no customer has two purchase days, m and every typical gap are null;
     - ``expected_next``: last_purchase + typical_gap_days, rounded to a whole day;
     - ``days_since_last``: as_of day - last_purchase, in whole days;
     - ``overdue_ratio``: days_since_last / typical_gap_days (above 1: later than usual).
@@ -179,9 +180,10 @@ def cycles_from_days(days: pl.LazyFrame, as_of_day: date, prior_strength: float)
     weight = pl.when(gaps > 0).then(gaps / (gaps + prior_strength)).otherwise(0.0)
     log_gap = pl.col("mean_gap_days").log()
     has_gap = pl.col("mean_gap_days").is_not_null()
-    centre = (pl.col("own_weight") * log_gap).filter(has_gap).sum() / pl.col("own_weight").filter(
-        has_gap
-    ).sum()
+    total = pl.col("own_weight").filter(has_gap).sum()
+    centre = pl.when(total > 0).then(
+        (pl.col("own_weight") * log_gap).filter(has_gap).sum() / total
+    )  # null when nobody has two purchase days
     own = pl.when(has_gap).then(pl.col("own_weight") * log_gap).otherwise(0.0)
     typical = (own + (1.0 - pl.col("own_weight")) * centre).exp()
     since = (pl.lit(as_of_day) - pl.col("last_purchase")).dt.total_days()

@@ -79,7 +79,7 @@ def _check_int(caller, param, value, minimum: int) -> int:
 # ----------------------------------------------------------------------------- value at stake
 def _fit_value_models(summary: pl.DataFrame, horizon_days: float, spend: str) -> pl.DataFrame:
     """p_alive, expected_purchases, expected_spend per summary row (BG/NBD + Gamma-Gamma)."""
-    from .models import BetaGeoNBD, GammaGamma
+    from .models.bgnbd import BetaGeoNBD
 
     f = summary["frequency"].to_numpy().astype(float)
     r = summary["recency"].to_numpy().astype(float)
@@ -100,6 +100,8 @@ def _fit_value_models(summary: pl.DataFrame, horizon_days: float, spend: str) ->
                 "value_at_stake: fewer than 10 customers with repeat purchases and a positive "
                 "spend, too few for the Gamma-Gamma spend model. Fix: pass spend='mean'."
             )
+        from .models import GammaGamma
+
         gg = GammaGamma().fit(summary.filter(pl.Series(ok)))
         exp_spend = np.asarray(gg.conditional_expected_average_profit(f, m), dtype=float)
     else:

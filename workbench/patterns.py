@@ -90,7 +90,7 @@ def _categorical_row(name: str, values: pl.Series, churned: np.ndarray) -> dict:
         return row | {"test": "chi-square", "level": levels[0] if levels else None}
     share1, share2 = table[:, 0] / n1, table[:, 1] / n2
     diffs = share1 - share2
-    top = int(np.argmax(np.abs(diffs)))
+    top = int(np.argmax(np.round(np.abs(diffs), 12)))  # ties: the first level
     n = n1 + n2
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
     chi2 = float(np.sum((table - expected) ** 2 / expected))

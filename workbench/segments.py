@@ -37,7 +37,7 @@ from ._leaving import (
 from .errors import BadDataError, BadParameterError, MissingColumnError
 from .schema import AMOUNT, CUSTOMER_ID, TS, EventSchema, canonical
 
-RFM_DEFINITION = (
+RFM_SEGMENTS_DEFINITION = (
     "RFM: recency (days since last purchase), frequency (number of purchases) and monetary "
     "(total spend) are each scored 1-5 by customer quintile, 5 best; the named segment is read "
     "from the R and F scores with the segment rule table."

@@ -174,7 +174,7 @@ def _validate(
     if ts_role:
         stats_exprs += [pl.col(ts_role).min().alias("__min"), pl.col(ts_role).max().alias("__max")]
     try:
-        stats = coerced.select(stats_exprs).collect().row(0, named=True)
+        stats = coerced.select(stats_exprs).collect(engine="streaming").row(0, named=True)
     except WorkbenchError:
         raise
     except Exception as exc:

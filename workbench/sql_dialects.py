@@ -84,10 +84,13 @@ class Dialect:
         return self.ident(name)
 
     def period(self, column: str, *, ts_type: str, grain: str, tz: str) -> str:
-        """Expression for the start (UTC) of the day/week/month holding `column`."""
+        """Per-row expression: the truncated intermediate (group on this, then apply `output`)."""
         template = {"timestamptz": self.aware, "timestamp": self.naive, "date": self.date}[ts_type]
-        inner = template.format(x=column, tz=_literal(tz))
-        return self.out.format(x=self.trunc[grain].format(x=inner))
+        return self.trunc[grain].format(x=template.format(x=column, tz=_literal(tz)))
+
+    def output(self, grouped: str) -> str:
+        """The period start as the engine's instant type, applied once per group."""
+        return self.out.format(x=grouped)
 
 
 def _literal(text: str) -> str:

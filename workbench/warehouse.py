@@ -191,7 +191,8 @@ def _activity_sql(source, *, schema, grain, dialect, ts_type, tz, columns, calle
         return d.ident(src.get(role, role) if source_names else role)
 
     inner = ",\n        ".join(f"{expr} AS wb_{role}" for role, expr in keys + values)
-    outer = [f"wb_{role} AS {out(role)}" for role, _ in keys]
+    outer = [f"{d.output(f'wb_{role}') if role == TS else f'wb_{role}'} AS {out(role)}"
+             for role, _ in keys]
     if src[AMOUNT] in names:
         outer.append(f"SUM(wb_{AMOUNT}) AS {out(AMOUNT)}")
     count = d.sum_int.format(x=f"wb_{N_EVENTS}") if weighted else d.count

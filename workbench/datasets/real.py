@@ -50,10 +50,7 @@ def _cdnow(sample: bool) -> pl.DataFrame:
     raw = _read("sample" if sample else "master")
     cols = [
         pl.col("customer_id").cast(pl.Int64).alias(CUSTOMER_ID),
-        pl.col("date")
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-        .alias(TS),
+        pl.col("date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(TS),
         pl.lit(DEFAULT_EVENT, dtype=pl.String).alias(EVENT),
         pl.col("amount").cast(pl.Float64).alias(AMOUNT),
         pl.col("quantity").cast(pl.Int64).alias(QUANTITY),
@@ -117,11 +114,15 @@ def build_vendored(source_dir: str | Path, out_dir: str | Path | None = None) ->
             *(pl.col(c).cast(pl.Int32) for c in names if c.endswith("_id")),
         )
 
-    master = frame(rows(src / "cdnow" / "CDNOW_master.txt", 1), ["customer_id", "date", "quantity", "amount"])
+    master = frame(
+        rows(src / "cdnow" / "CDNOW_master.txt", 1), ["customer_id", "date", "quantity", "amount"]
+    )
     sample = frame(
         rows(src / "cdnow" / "CDNOW_sample.txt", 0),
         ["customer_id", "sample_id", "date", "quantity", "amount"],
     )
     donations = pl.read_csv(src / "donations" / "donations.csv")
     for name, df in (("master", master), ("sample", sample), ("donations", donations)):
-        df.write_parquet(out / _FILES[name], compression="zstd", compression_level=19, statistics=False)
+        df.write_parquet(
+            out / _FILES[name], compression="zstd", compression_level=19, statistics=False
+        )

@@ -78,6 +78,8 @@ def run_campaigns(rng: np.random.Generator, n: int, pur_cust: np.ndarray, pur_t:
         extra_c = np.concatenate([extra_c, idx[returned]])
         extra_t = np.concatenate([extra_t, return_t[returned]])
         draws.append(
-            CampaignDraw(camp["campaign_id"], sent, idx, treated, offer, channel, returned, return_t)
+            CampaignDraw(
+                camp["campaign_id"], sent, idx, treated, offer, channel, returned, return_t
+            )
         )
     return removed, draws

@@ -76,7 +76,9 @@ def make_customers(rng: np.random.Generator, n: int) -> Customers:
     later = quiet_until + rng.exponential(P.FIRST_PURCHASE_DELAY_MEAN, n)
     first_purchase = np.where(to_buy, purchase1, later)
     browse_from = visit1 + P.FUNNEL["window_days"] + 0.1
-    browse_from = np.where(to_cart, np.maximum(browse_from, cart1 + P.FUNNEL["window_days"] + 0.1), browse_from)
+    browse_from = np.where(
+        to_cart, np.maximum(browse_from, cart1 + P.FUNNEL["window_days"] + 0.1), browse_from
+    )
     browse_from = np.where(to_buy, np.minimum(browse_from, purchase1), browse_from)
 
     prefs = rng.dirichlet(np.full(len(P.CATEGORIES), P.CATEGORY_PREFERENCE_CONCENTRATION), n) + 1e-3

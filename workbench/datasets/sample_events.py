@@ -29,9 +29,17 @@ from . import sample_params as P
 from .sample_campaigns import CampaignDraw
 from .sample_customers import Customers
 from .sample_subscribers import Spells
-from .sample_time import ts_series
+from .sample_time import to_us, ts_series
 
-EVENTS = ("signup", "visit", "add_to_cart", "purchase", "support_contact", "cancel", "onboarding_complete")
+EVENTS = (
+    "signup",
+    "visit",
+    "add_to_cart",
+    "purchase",
+    "support_contact",
+    "cancel",
+    "onboarding_complete",
+)
 EV = {name: i for i, name in enumerate(EVENTS)}
 DISCOUNT = "discount"
 EARLY_SUPPORT_COLUMN = "early_support_contacts"
@@ -61,23 +69,28 @@ class EventBuffer:
 
     def frame(self, ids: pl.Series) -> pl.DataFrame:
         cust, t, ev, amount, cat, disc = (np.concatenate(x) for x in zip(*self.parts, strict=True))
-        keep = t <= P.AS_OF_DAY
-        cust, t, ev, amount, cat, disc = (x[keep] for x in (cust, t, ev, amount, cat, disc))
-        cats = pl.Series((*P.CATEGORIES, P.SUBSCRIPTION_CATEGORY))
-        cat_idx = pl.Series(cat).replace(-1, None)
-        df = pl.DataFrame(
+        raw = pl.DataFrame(
             {
-                CUSTOMER_ID: ids.gather(cust),
-                TS: ts_series(TS, t),
-                EVENT: pl.Series(EVENTS).gather(ev),
-                AMOUNT: pl.Series(amount).fill_nan(None),
-                CATEGORY: cats.gather(cat_idx),
-                DISCOUNT: pl.Series(disc).replace(-1, None).cast(pl.Boolean),
-                "_cust": cust,
-                "_ev": ev,
+                "c": cust,
+                "us": to_us(t),
+                "e": ev,
+                "a": amount,
+                "k": cat,
+                "d": disc,
             }
         )
-        return df.sort(["_cust", TS, "_ev"]).drop("_cust", "_ev")
+        raw = raw.filter(pl.col("us") <= to_us(np.array([P.AS_OF_DAY]))[0]).sort("c", "us", "e")
+        cats = pl.Series((*P.CATEGORIES, P.SUBSCRIPTION_CATEGORY))
+        return pl.DataFrame(
+            {
+                CUSTOMER_ID: ids.gather(raw["c"]),
+                TS: raw["us"].cast(pl.Datetime("us", "UTC")),
+                EVENT: pl.Series(EVENTS).gather(raw["e"]),
+                AMOUNT: raw["a"].fill_nan(None),
+                CATEGORY: cats.gather(raw["k"].replace(-1, None)),
+                DISCOUNT: raw["d"].replace(-1, None).cast(pl.Boolean),
+            }
+        )
 
 
 def uniform_events(rng, cust, lo, hi, per_day):

@@ -161,10 +161,40 @@ FEEDBACK = {
         "The first matching rule wins."
     ),
     "reason_probabilities": {
-        "tariff": {"price": 0.55, "competitor": 0.10, "not_using": 0.20, "support": 0.05, "other": 0.10},
-        "competitor": {"price": 0.20, "competitor": 0.45, "not_using": 0.20, "support": 0.05, "other": 0.10},
-        "outage": {"price": 0.15, "competitor": 0.10, "not_using": 0.20, "support": 0.45, "other": 0.10},
-        "support_heavy": {"price": 0.15, "competitor": 0.10, "not_using": 0.20, "support": 0.45, "other": 0.10},
-        "default": {"price": 0.25, "competitor": 0.15, "not_using": 0.35, "support": 0.10, "other": 0.15},
+        "tariff": {
+            "price": 0.55,
+            "competitor": 0.10,
+            "not_using": 0.20,
+            "support": 0.05,
+            "other": 0.10,
+        },
+        "competitor": {
+            "price": 0.20,
+            "competitor": 0.45,
+            "not_using": 0.20,
+            "support": 0.05,
+            "other": 0.10,
+        },
+        "outage": {
+            "price": 0.15,
+            "competitor": 0.10,
+            "not_using": 0.20,
+            "support": 0.45,
+            "other": 0.10,
+        },
+        "support_heavy": {
+            "price": 0.15,
+            "competitor": 0.10,
+            "not_using": 0.20,
+            "support": 0.45,
+            "other": 0.10,
+        },
+        "default": {
+            "price": 0.25,
+            "competitor": 0.15,
+            "not_using": 0.35,
+            "support": 0.10,
+            "other": 0.15,
+        },
     },
 }

@@ -125,8 +125,10 @@ def make_spells(rng: np.random.Generator, c: Customers) -> Spells:
         restart = outside_windows(paid_until + gap, rng)
         keep = comes_back & (restart <= P.AS_OF_DAY)
         cur, start, number = cur[keep], restart[keep], number + 1
-    cols = [np.concatenate(x) for x in zip(*parts, strict=True)] if parts else [np.array([])] * 6
-    return Spells(*cols)
+    if not parts:
+        i, f = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+        return Spells(i, i, f, f, i, f)
+    return Spells(*(np.concatenate(x) for x in zip(*parts, strict=True)))
 
 
 def periods(spells: Spells) -> tuple[np.ndarray, ...]:

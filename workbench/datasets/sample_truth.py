@@ -27,7 +27,11 @@ def _campaign_truth(draws: list[CampaignDraw]) -> dict:
             "sent_ts": camp["sent_ts"],
             "eligibility": (
                 f"last purchase before the send more than {camp['lapsed_days']} days old"
-                + ("" if camp["targeted_share"] >= 1 else f"; a random {camp['targeted_share']:.0%}")
+                + (
+                    ""
+                    if camp["targeted_share"] >= 1
+                    else f"; a random {camp['targeted_share']:.0%}"
+                )
                 + ("" if camp is P.CAMPAIGNS[0] else "; not in an earlier campaign")
             ),
             "lapsed_days": camp["lapsed_days"],
@@ -106,9 +110,7 @@ def build_truth(*, seed, c: Customers, ids: pl.Series, spells: Spells, draws, dr
     )
     react = np.union1d(spells.cust[spells.number > 1], comeback).astype(np.int64)
     bg, gg = P.BGNBD, P.GAMMA_GAMMA
-    annotations = {
-        key: {k: v for k, v in ann.items()} for key, ann in P.ANNOTATIONS.items()
-    }
+    annotations = {key: {k: v for k, v in ann.items()} for key, ann in P.ANNOTATIONS.items()}
     return {
         "hazard_ratios": dict(P.HAZARD_RATIOS),
         "baseline_monthly_hazard": P.BASELINE_MONTHLY_HAZARD,
@@ -131,9 +133,14 @@ def build_truth(*, seed, c: Customers, ids: pl.Series, spells: Spells, draws, dr
         "feedback": {
             "response_rate": P.FEEDBACK["response_rate"],
             "segment_rules": P.FEEDBACK["segment_rules"],
-            "reason_probabilities": {k: dict(v) for k, v in P.FEEDBACK["reason_probabilities"].items()},
+            "reason_probabilities": {
+                k: dict(v) for k, v in P.FEEDBACK["reason_probabilities"].items()
+            },
         },
-        "prices": {**P.PRICES, "basic_after_tariff_change": P.ANNOTATIONS["tariff_change"]["price_after"]},
+        "prices": {
+            **P.PRICES,
+            "basic_after_tariff_change": P.ANNOTATIONS["tariff_change"]["price_after"],
+        },
         "early_support": dict(P.EARLY_SUPPORT),
         "subscriber_reactivation": dict(P.SUBSCRIBER_REACTIVATION),
         "buyer_comeback": dict(P.BUYER_COMEBACK),

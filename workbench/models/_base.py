@@ -118,7 +118,8 @@ class CustomerModel:
 
     Subclasses define ``_PARAMS`` (natural-scale names), ``_prepare(frame, weights)`` returning
     the data object, ``_loglik(params, data)`` (total log-likelihood) and optionally
-    ``_gradient(params, data)`` (its gradient on the natural scale), and ``_start(data)``.
+    ``_loglik_grad(params, data)`` (it and its gradient on the natural scale, in one pass), and
+    ``_start(data)``.
     """
 
     _PARAMS: tuple[str, ...] = ()
@@ -140,6 +141,8 @@ class CustomerModel:
 
     # -- fitting -------------------------------------------------------------------------------
     def _objective(self, theta, data, scale):
+        if np.max(np.abs(theta)) > _LOG_BOUND:
+            return 1e100
         params = np.exp(theta)
         with np.errstate(all="ignore"):
             ll = self._loglik(params, data)
@@ -147,10 +150,11 @@ class CustomerModel:
         return value if np.isfinite(value) else 1e100
 
     def _objective_grad(self, theta, data, scale):
+        if np.max(np.abs(theta)) > _LOG_BOUND:
+            return 1e100, np.zeros_like(theta)
         params = np.exp(theta)
         with np.errstate(all="ignore"):
-            ll = self._loglik(params, data)
-            grad = self._gradient(params, data)
+            ll, grad = self._loglik_grad(params, data)
         value = -ll / scale + self.penalizer * np.sum(params**2)
         g = (-grad / scale + 2 * self.penalizer * params) * params
         if not (np.isfinite(value) and np.all(np.isfinite(g))):
@@ -158,40 +162,39 @@ class CustomerModel:
         return value, g
 
     def _has_gradient(self) -> bool:
-        return type(self)._gradient is not CustomerModel._gradient
+        return type(self)._loglik_grad is not CustomerModel._loglik_grad
 
-    def _gradient(self, params, data):  # pragma: no cover - overridden where available
+    def _loglik_grad(self, params, data):  # pragma: no cover - overridden where available
         raise NotImplementedError
 
     def _maximize(self, data, start, n_total: float):
         """Minimise the mean negative log-likelihood over log parameters; then Newton-polish."""
         scale = float(n_total)
         theta0 = np.log(np.asarray(start, dtype=float))
-        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(theta0)
         if self._has_gradient():
-            fun, jac = self._objective_grad, True
+            fun, jac, gtol = self._objective_grad, True, 1e-9
         else:
-            fun, jac = self._objective, None
-        options = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10}
+            # Finite-difference gradients cannot meet tight tolerances; Newton steps finish.
+            fun, jac, gtol = self._objective, None, 1e-6
+        # BFGS rather than L-BFGS-B: the latter's BLAS calls are slow when threads compete.
         res = optimize.minimize(
-            fun, theta0, args=(data, scale), jac=jac, method="L-BFGS-B", bounds=bounds,
-            options=options,
+            fun, theta0, args=(data, scale), jac=jac, method="BFGS",
+            options={"maxiter": 2000, "gtol": gtol},
         )
-        if not res.success:
-            # A second start from the Nelder-Mead optimum rescues the rare line-search failure.
+        if not self._gradient_small(res.x, data, scale, 1e-4):
+            # A restart from the Nelder-Mead optimum rescues the rare line-search failure.
             nm = optimize.minimize(
                 self._objective, res.x, args=(data, scale), method="Nelder-Mead",
                 options={"maxiter": 5000, "xatol": 1e-10, "fatol": 1e-14},
             )
             res = optimize.minimize(
-                fun, np.clip(nm.x, -_LOG_BOUND, _LOG_BOUND), args=(data, scale), jac=jac,
-                method="L-BFGS-B", bounds=bounds, options=options,
+                fun, nm.x, args=(data, scale), jac=jac, method="BFGS",
+                options={"maxiter": 2000, "gtol": gtol},
             )
         theta = np.asarray(res.x, dtype=float)
         hessian = self._hessian(theta, data)
         theta, hessian = self._polish(theta, hessian, data, scale)
-        converged = bool(res.success) or self._gradient_small(theta, data, scale)
-        return theta, hessian, converged
+        return theta, hessian, self._gradient_small(theta, data, scale, 1e-5)
 
     def _total(self, theta, data) -> float:
         params = np.exp(theta)
@@ -206,7 +209,7 @@ class CustomerModel:
         if self._has_gradient():
             params = np.exp(theta)
             with np.errstate(all="ignore"):
-                g = self._gradient(params, data) - 2 * self.penalizer * self._scale * params
+                g = self._loglik_grad(params, data)[1] - 2 * self.penalizer * self._scale * params
             return g * params
         h = 1e-5
         g = np.empty_like(theta)
@@ -216,9 +219,10 @@ class CustomerModel:
             g[i] = (self._total(theta + e, data) - self._total(theta - e, data)) / (2 * h)
         return g
 
-    def _gradient_small(self, theta, data, scale) -> bool:
+    def _gradient_small(self, theta, data, scale, tol) -> bool:
+        """Whether the mean log-likelihood is flat (to `tol`) in every log parameter."""
         g = self._grad_theta(theta, data) / scale
-        return bool(np.all(np.isfinite(g)) and np.max(np.abs(g)) < 1e-5)
+        return bool(np.all(np.isfinite(g)) and np.max(np.abs(g)) < tol)
 
     def _hessian(self, theta, data) -> np.ndarray:
         """Numerical Hessian of the total log-likelihood on the log scale."""
@@ -252,24 +256,29 @@ class CustomerModel:
         return hess
 
     def _polish(self, theta, hessian, data, scale):
-        """A few Newton steps from the optimiser's answer (they tighten the last digits)."""
+        """Up to three Newton steps from the optimiser's answer (they tighten the last digits).
+
+        The steps are tiny, so the Hessian is computed once more only if a step was taken.
+        """
         best = self._total(theta, data)
-        for _ in range(4):
+        moved = False
+        for _ in range(3):
             g = self._grad_theta(theta, data)
-            if not np.all(np.isfinite(g)) or not np.all(np.isfinite(hessian)):
+            if not (np.all(np.isfinite(g)) and np.all(np.isfinite(hessian))):
                 break
             try:
                 step = np.linalg.solve(hessian, g)
             except np.linalg.LinAlgError:
                 break
-            candidate = np.clip(theta - step, -_LOG_BOUND, _LOG_BOUND)
+            candidate = theta - step
             value = self._total(candidate, data)
-            if not np.isfinite(value) or value < best - 1e-9 * abs(best):
+            if not np.isfinite(value) or value < best - 1e-12 * abs(best):
                 break
-            theta, best = candidate, max(value, best)
+            theta, best, moved = candidate, max(value, best), True
+            if np.max(np.abs(step)) < 1e-9:
+                break
+        if moved:
             hessian = self._hessian(theta, data)
-            if np.max(np.abs(step)) < 1e-10:
-                break
         return theta, hessian
 
     def _finish(self, theta, hessian, converged, n_total, n_rows) -> None:

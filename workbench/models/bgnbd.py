@@ -46,47 +46,38 @@ class BetaGeoNBD(TransactionModel):
             "repeat": x > 0 if self._SHIFT == 0 else np.ones(len(x), dtype=bool),
         }
 
-    def _parts(self, p, d):
-        r, alpha, a, b = p
-        k = self._SHIFT
-        x, ux = d["x"], d["ux"]
-        log_T = np.log(alpha + d["T"])
-        log_tx = np.log(alpha + d["tx"])
-        log_bx = np.log(b + np.maximum(ux, 1 - k) - 1 + k)[d["inv"]]
-        a3 = -(r + x) * log_T
-        a4 = np.where(d["repeat"], np.log(a) - log_bx - (r + x) * log_tx, -np.inf)
-        mix = np.logaddexp(a3, a4)
-        return log_T, log_tx, a3, a4, mix
-
     def _loglik(self, p, d):
+        return self._loglik_grad(p, d, gradient=False)[0]
+
+    def _loglik_grad(self, p, d, gradient=True):
         r, alpha, a, b = p
         k = self._SHIFT
-        ux = d["ux"]
+        x, ux, w, Wx, inv = d["x"], d["ux"], d["w"], d["Wx"], d["inv"]
+        ab_x = a + b + ux + k
         head = (
             gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + ux + k) - gammaln(b) - gammaln(a + b + ux + k)
+            + gammaln(a + b) + gammaln(b + ux + k) - gammaln(b) - gammaln(ab_x)
         )
-        mix = self._parts(p, d)[-1]
-        return float(d["Wx"] @ head + d["w"] @ mix)
-
-    def _gradient(self, p, d):
-        r, alpha, a, b = p
-        k = self._SHIFT
-        x, ux, w, Wx = d["x"], d["ux"], d["w"], d["Wx"]
-        log_T, log_tx, a3, a4, mix = self._parts(p, d)
-        w3 = np.exp(a3 - mix)
-        w4 = np.exp(a4 - mix)
-        inv_bx = (1.0 / (b + np.maximum(ux, 1 - k) - 1 + k))[d["inv"]]
-        ww4 = w * w4
-        d_r = Wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - w @ (w3 * log_T) - ww4 @ log_tx
-        d_alpha = (
-            Wx.sum() * r / alpha
-            - (w * (r + x)) @ (w3 / (alpha + d["T"]) + w4 / (alpha + d["tx"]))
-        )
-        d_a = Wx @ (digamma(a + b) - digamma(a + b + ux + k)) + ww4.sum() / a
-        d_b = Wx @ (digamma(a + b) + digamma(b + ux + k) - digamma(b) - digamma(a + b + ux + k))
-        d_b -= ww4 @ inv_bx
-        return np.array([d_r, d_alpha, d_a, d_b])
+        # Per row: log[(alpha+T)^-(r+x) + [repeat] a/(b+x-1+k) (alpha+t_x)^-(r+x)]
+        #        = -(r+x) log(alpha+T) + softplus(d), d = log-odds of having left.
+        bx = b + np.maximum(ux, 1 - k) - 1 + k
+        log_T = np.log(alpha + d["T"])
+        log_tx = np.log(alpha + d["tx"])
+        rx = r + x
+        odds = np.where(d["repeat"], rx * (log_T - log_tx) + (np.log(a) - np.log(bx))[inv], -np.inf)
+        ll = float(Wx @ head - (w * rx) @ log_T + w @ np.logaddexp(0.0, odds))
+        if not gradient:
+            return ll, None
+        left = w * expit(odds)  # weight x P(left | history)
+        d_r = Wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - w @ log_T
+        d_r += left @ (log_T - log_tx)
+        d_alpha = Wx.sum() * r / alpha - (w * rx) @ (1 / (alpha + d["T"]))
+        d_alpha += (left * rx) @ (1 / (alpha + d["T"]) - 1 / (alpha + d["tx"]))
+        left_x = np.bincount(inv, weights=left, minlength=len(ux))
+        d_a = Wx @ (digamma(a + b) - digamma(ab_x)) + left_x.sum() / a
+        d_b = Wx @ (digamma(a + b) + digamma(b + ux + k) - digamma(b) - digamma(ab_x))
+        d_b -= left_x @ (1 / bx)
+        return ll, np.array([d_r, d_alpha, d_a, d_b])
 
     # -- predictions ---------------------------------------------------------------------------
     def _log_odds_left(self, x, tx, T):

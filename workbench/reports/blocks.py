@@ -44,6 +44,7 @@ class Section:
     title: str
     parts: list = field(default_factory=list)
     kpis: list | None = None
+    lead: str = ""  # HTML shown above the section title (the report header)
 
     def add(self, part) -> Section:
         if part is not None:
@@ -71,8 +72,8 @@ class Section:
             else:
                 body.append(f'<div class="wb-figure">{figure_html(part)}</div>')
         cls = "wb-section wb-first" if first else "wb-section"
-        return (f'<section class="{cls}" id="{esc(self.id)}">\n<h2>{esc(self.title)}</h2>\n'
-                + "\n".join(body) + "\n</section>")
+        return (f'<section class="{cls}" id="{esc(self.id)}">\n{self.lead}'
+                f"<h2>{esc(self.title)}</h2>\n" + "\n".join(body) + "\n</section>")
 
 
 def show(section: Section | None, ctx=None) -> None:
@@ -112,7 +113,9 @@ def table(frame: pl.DataFrame, *, formats: dict[str, str] | None = None,
           labels: dict[str, str] | None = None, max_rows: int = 30) -> str:
     """A polars frame as an escaped HTML table (numbers right-aligned, at most `max_rows`)."""
     formats, labels = formats or {}, labels or {}
-    head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in frame.columns)
+    numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
+    head = "".join(f'<th class="wb-num">{esc(labels.get(c, c))}</th>' if c in numeric
+                   else f"<th>{esc(labels.get(c, c))}</th>" for c in frame.columns)
     rows = []
     for row in frame.head(max_rows).iter_rows(named=True):
         cells = []
@@ -148,3 +151,54 @@ def tiles(kpis) -> str:
 def bullets(items: list[str]) -> str:
     """An HTML list of already-escaped items."""
     return '<ul class="wb-bullets">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+class notes_of:
+    """Collect WorkbenchWarnings raised inside the block as notes for a section."""
+
+    def __init__(self, section: Section):
+        self.section = section
+        self._cm = None
+        self._caught = None
+
+    def __enter__(self):
+        import warnings
+
+        from ..errors import WorkbenchWarning
+
+        self._cm = warnings.catch_warnings(record=True)
+        self._caught = self._cm.__enter__()
+        warnings.simplefilter("always", WorkbenchWarning)
+        return self
+
+    def __exit__(self, *exc):
+        import warnings
+
+        from ..errors import WorkbenchWarning
+
+        self._cm.__exit__(*exc)
+        seen = []
+        for w in self._caught:
+            if issubclass(w.category, WorkbenchWarning):
+                text = str(w.message)
+                if text not in seen:
+                    seen.append(text)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if seen and exc[0] is None:
+            self.section.note("Notes: " + " ".join(esc(t) for t in seen))
+        return False
+
+
+def figure_of(result, **kwargs):
+    """`result.plot(**kwargs)`, or None while the plotting module for it does not exist yet."""
+    try:
+        return result.plot(**kwargs)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("workbench."):
+            return None
+        raise
+    except ImportError as exc:
+        if "workbench" in str(exc):
+            return None
+        raise

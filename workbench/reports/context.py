@@ -84,10 +84,36 @@ class ReportContext:
                 return frame.filter(pl.col(col) <= as_of)
         return frame
 
-    def define(self, name: str, text: str) -> None:
-        """Record a metric's definition for the definitions appendix (first wording wins)."""
-        if text and name not in self.definitions:
-            self.definitions[name] = " ".join(str(text).split())
+    def define(self, name: str, text: str, params: dict | None = None) -> None:
+        """Record a metric's definition (and the parameters it was computed with) for the
+        definitions appendix; the first wording of a name wins."""
+        if not text or name in self.definitions:
+            return
+        text = " ".join(str(text).split())
+        shown = _params_text(params)
+        self.definitions[name] = text + (f" Parameters: {shown}." if shown else "")
+
+
+def _params_text(params: dict | None) -> str:
+    """Short `key=value` list of the scalar (or short list) parameters of a result."""
+    if not params:
+        return ""
+    out = []
+    for key, value in params.items():
+        if isinstance(value, datetime):
+            value = f"{value:%Y-%m-%d %H:%M:%S}"
+        elif isinstance(value, list | tuple):
+            if len(value) > 8 or not all(isinstance(v, str | int | float) for v in value):
+                continue
+            value = "[" + ", ".join(str(v) for v in value) + "]"
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        elif not isinstance(value, str | int | bool) and value is not None:
+            if not hasattr(value, "isoformat"):
+                continue
+            value = value.isoformat()
+        out.append(f"{key}={value}")
+    return ", ".join(out)
 
 
 def _config() -> dict:
@@ -116,8 +142,14 @@ def load_context(
 ) -> ReportContext:
     """Read the configured tables (or the sample) and keep what is known by the month's end."""
     from .. import datasets
-    from ..sources import check_events, load_campaigns, load_customers, load_events
-    from ..sources import load_feedback, load_subscriptions
+    from ..sources import (
+        check_events,
+        load_campaigns,
+        load_customers,
+        load_events,
+        load_feedback,
+        load_subscriptions,
+    )
 
     cfg = _config()
     sources = cfg.get("sources", {})

@@ -525,7 +525,7 @@ def render_report(
                     kernel_name="python3",
                     progress_bar=False,
                     execution_timeout=timeout,
-                    request_save_on_cell_execute=True,
+                    request_save_on_cell_execute=False,
                     kernel_manager_class=_kernel_manager_class(),
                 )
         except PapermillExecutionError as exc:

@@ -8,7 +8,7 @@ import polars as pl
 
 from ..schema import CUSTOMER_ID, TS
 from .blocks import Section, bullets, esc, tiles
-from .kpis import ALPHA, COUNT_TEST, RATE_TEST, count_kpi, rate_kpi, sentence
+from .kpis import ALPHA, COUNT_TEST, RATE_TEST, count_kpi, plain_kpi, rate_kpi, sentence
 
 
 def _gap(ctx) -> timedelta:
@@ -66,6 +66,7 @@ def headline_kpis(ctx) -> list:
         kpis.append(rate_kpi("crr", "Customer retention rate", min(kept, now["start_base"]),
                              now["start_base"], min(kept_prev, before["start_base"]),
                              before["start_base"]))
+    kpis += overdue_kpis(ctx, days, days_prev)
     ctx.define("Active customers", "Customers with at least one event in the month.")
     ctx.define("New customers", "Customers whose first event ever falls in the month.")
     ctx.define("Churned customers",
@@ -80,12 +81,38 @@ def headline_kpis(ctx) -> list:
     return kpis
 
 
+def overdue_kpis(ctx, days: int, days_prev: int) -> list:
+    """"Should have bought but didn't": overdue customers and their value at stake."""
+    from .blocks import has, optional
+    from .sections_actions import overdue_result
+
+    overdue = optional("overdue")
+    if not has(overdue, "overdue_customers"):
+        return []
+    now = overdue_result(ctx)
+    before = overdue.overdue_customers(ctx.upto(ctx.events, ctx.compare_as_of),
+                                       as_of=ctx.compare_as_of)
+    value = "value_at_stake"
+    out = [count_kpi("overdue", "Should have bought but didn't", now.table.height,
+                     before.table.height, days_current=days, days_previous=days_prev,
+                     good_when="down")]
+    if value in now.table.columns:
+        out.append(plain_kpi("overdue_value", "Value at stake (overdue)", "money",
+                             now.table[value].sum(), before.table[value].sum(),
+                             good_when="down"))
+    ctx.define("Should have bought but didn't (overdue)", overdue.OVERDUE_DEFINITION,
+               now.params)
+    if hasattr(overdue, "VALUE_AT_STAKE_DEFINITION"):
+        ctx.define("Value at stake", overdue.VALUE_AT_STAKE_DEFINITION)
+    return out
+
+
 def summary(ctx) -> Section:
     """Header, KPI tiles and the executive summary written from the numbers."""
     kpis = ctx.cache.get("kpis") or headline_kpis(ctx)
     ctx.cache["kpis"] = kpis
     sec = Section("summary", "Executive summary", kpis=kpis)
-    sec.add(
+    sec.lead = (
         f'<div class="wb-header"><h1>Monthly retention report {esc(ctx.month)}</h1>'
         f'<div class="wb-sub">Data up to {ctx.as_of:%Y-%m-%d %H:%M:%S} UTC &middot; compared '
         f"with {esc(ctx.compare)} &middot; source: {esc(ctx.data_label)} &middot; "

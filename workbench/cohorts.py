@@ -1,0 +1,325 @@
+"""Cohort retention: the retention matrix, the mean retention curve and any cell's customers.
+
+    import workbench as wb
+    m = wb.retention_matrix(events, period="month", by="channel", customers=customers)
+    curve = wb.retention_curve(m)
+    who = wb.cohort_customers(events, cohort="2025-03-01", period=2)
+
+The exact definition of every option is in `RETENTION_DEFINITIONS` (shown in reports).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import polars as pl
+
+from .cohorts_engine import (
+    C,
+    E,
+    K,
+    L,
+    OUTPUT_COLUMNS,
+    START,
+    activity,
+    count_cells,
+    empty_check,
+    entries,
+    finish,
+    last_active,
+    make_spec,
+    prepare,
+)
+from .errors import BadParameterError, MissingColumnError, bad_choice
+from .periods import PERIOD_DEFINITION, index_of, to_utc
+from .schema import CUSTOMER_ID
+from .stats import wilson_exprs
+
+RETENTION_DEFINITIONS = {
+    "cohort": (
+        "First-time cohorting puts each customer in the period of their first start event (one "
+        "cohort per customer); recurring cohorting starts a cohort in every period in which the "
+        "customer has a start event. Period 0 is the cohort period itself."
+    ),
+    "periods": PERIOD_DEFINITION,
+    "on": (
+        "Retention 'on' period k (bounded, N-day): the share of the cohort with a return event "
+        "in exactly period k."
+    ),
+    "on_or_after": (
+        "Retention 'on or after' period k (unbounded): the share of the cohort with a return "
+        "event in period k or any later period up to the analysis date."
+    ),
+    "brackets": (
+        "Bracket retention: the share of the cohort with a return event in any period of the "
+        "bracket, e.g. days 2-7."
+    ),
+    "min_events": (
+        "With a minimum of m occurrences, a customer counts as active in a period only with at "
+        "least m return events in it (the same rule applies to period 0)."
+    ),
+    "previous": (
+        "Reference 'previous': among the customers active in period k-1, the share also active "
+        "in period k (for 'on or after': among those active in k-1 or later). Period 0 uses "
+        "the whole cohort."
+    ),
+    "maturity": (
+        "A cell is complete when its period has fully elapsed by the analysis date. For "
+        "calendar periods every cohort member is in the denominator and the newest cells are "
+        "shown but flagged; for rolling windows the denominator holds only the customers whose "
+        "window has fully elapsed. Incomplete cells are left out of mean curves."
+    ),
+    "curve": (
+        "Mean retention curve: for each period, the sum of retained customers over the sum of "
+        "denominators across complete cells, i.e. the cohort-size-weighted mean retention."
+    ),
+    "interval": (
+        "Intervals are Wilson score intervals for a binomial proportion; small cohorts (fewer "
+        "customers than min_cohort_size) are flagged."
+    ),
+}
+
+_REFERENCE_ROWS = [
+    ("mobile apps", 30, 0.37, "Mobile apps, day 30: ~37% remain (63% gone on average)"),
+    ("mobile apps", 90, 0.23, "Mobile apps, month 3: ~23% remain"),
+    ("e-commerce apps", 7, 0.38, "E-commerce apps, day 7: ~38% retention"),
+]
+
+
+def reference_figures() -> pl.DataFrame:
+    """Industry retention averages for context lines on charts (never targets).
+
+    Mobile apps: more than half of users abandon an app within 30 days, on average 63% are
+    gone after 30 days, about 23% remain after three months; e-commerce apps: average day-7
+    retention about 38%. Figures quoted in retention-marketing material.
+    """
+    return pl.DataFrame(
+        _REFERENCE_ROWS,
+        schema={"segment": pl.String, "day": pl.Int64, "retention": pl.Float64,
+                "label": pl.String},
+        orient="row",
+    )
+
+
+def retention_matrix(
+    events,
+    *,
+    period: str = "month",
+    window: str = "calendar",
+    mode: str = "on",
+    brackets=None,
+    min_events: int = 1,
+    reference: str = "total",
+    cohorting: str = "first_time",
+    start_event=None,
+    return_event=None,
+    by=None,
+    customers=None,
+    top_n: int | None = 10,
+    as_of=None,
+    level: float = 0.95,
+    min_cohort_size: int = 30,
+    cohort_period: str | None = None,
+    max_period: int | None = None,
+    schema=None,
+    customer_schema=None,
+) -> pl.DataFrame:
+    """Cohort retention triangle: one row per (by..., cohort, period), dense, zero cells included.
+
+    Parameters
+    ----------
+    events : event log (polars DataFrame/LazyFrame or pandas); columns mapped by `schema`.
+    period : "day", "week", "month" or "quarter".
+    window : "calendar" (UTC calendar periods) or "rolling" (windows of 1, 7, 30 or 90 days
+        from each customer's own start; day 1 = 24-48 h after the start).
+    mode : "on" (active in exactly period k) or "on_or_after" (active in k or later).
+    brackets : instead of single periods, ranges such as [[1], [2, 7], [8, 30]]: one row per
+        bracket, retained = active in any period of the bracket (`period` is its first period,
+        `period_end` its last, `bracket` its label).
+    min_events : a customer is active in a period with at least this many return events (the
+        `n_events` weight column is summed when present).
+    reference : "total" (share of the cohort) or "previous" (share of those active in k-1).
+    cohorting : "first_time" or "recurring" (every period with a start event starts a cohort).
+    start_event, return_event : event name(s) that start a cohort and that count as a return;
+        None means any event. The value of an event attribute in `by` is taken at the start event.
+    by : column(s) to split by: a column of `customers` (joined on customer_id) or of events.
+    top_n : keep the top_n most common values of each `by` column, the rest become "other".
+    as_of : analysis date (inclusive); default the latest event. Later events are ignored.
+    level : confidence level of the Wilson interval (ci_low, ci_high).
+    min_cohort_size : cohorts smaller than this get small=True.
+    cohort_period : with rolling windows, the calendar period that groups customers into
+        cohorts (e.g. monthly cohorts of daily windows); default `period`.
+    max_period : last period to show.
+
+    Returns columns by..., cohort (Date: start of the cohort period), period (int),
+    cohort_size, base (the denominator), retained, retention, ci_low, ci_high, complete, small.
+    For calendar periods base = cohort_size; cells after the analysis date's period are not
+    shown and the current period's cells have complete=False. For rolling windows base counts
+    only the customers whose window has fully elapsed (retention null when none has).
+    """
+    spec = make_spec(
+        "retention_matrix", period=period, window=window, cohort_period=cohort_period,
+        mode=mode, brackets=brackets, min_events=min_events, reference=reference,
+        cohorting=cohorting, start_event=start_event, return_event=return_event, by=by,
+        top_n=top_n, level=level, min_cohort_size=min_cohort_size, max_period=max_period,
+    )
+    inp = prepare(events, spec, as_of=as_of, schema=schema, customers=customers,
+                  customer_schema=customer_schema)
+    ent = entries(inp, spec)
+    out = finish(count_cells(inp, ent, spec), spec).collect()
+    empty_check(out, inp, spec)
+    return out
+
+
+_MATRIX_OPTIONS = tuple(
+    p for p in inspect.signature(retention_matrix).parameters if p != "events"
+)
+
+
+def _by_columns(matrix: pl.DataFrame) -> list[str]:
+    return [c for c in matrix.columns if c not in OUTPUT_COLUMNS]
+
+
+def _require(frame: pl.DataFrame, caller: str, cols, what: str) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{caller}: the table has no column {missing[0]!r}. Available: {frame.columns}. "
+            f"Fix: pass the output of {what}."
+        )
+
+
+def retention_curve(matrix: pl.DataFrame, *, level: float = 0.95) -> pl.DataFrame:
+    """Mean retention per period (and by-group), weighted by cohort size, complete cells only.
+
+    retention = sum(retained) / sum(base) over the complete cells of each period, with a Wilson
+    interval on those pooled counts (it reflects sampling of customers, not variation between
+    cohorts). Returns by..., period[, period_end, bracket], cohorts, base, retained,
+    retention, ci_low, ci_high.
+    """
+    if isinstance(matrix, pl.LazyFrame):
+        matrix = matrix.collect()
+    _require(matrix, "retention_curve", ["period", "base", "retained", "complete"],
+             "wb.retention_matrix")
+    keys = [*_by_columns(matrix), "period"] + [
+        c for c in ("period_end", "bracket") if c in matrix.columns
+    ]
+    low, high = wilson_exprs("retained", "base", level)
+    return (
+        matrix.lazy()
+        .filter(pl.col("complete") & (pl.col("base") > 0))
+        .group_by(keys)
+        .agg(pl.len().alias("cohorts"), pl.col("base").sum(), pl.col("retained").sum())
+        .with_columns(
+            (pl.col("retained") / pl.col("base")).alias("retention"),
+            low.alias("ci_low"),
+            high.alias("ci_high"),
+        )
+        .sort(keys)
+        .collect()
+    )
+
+
+def cohort_customers(
+    events,
+    *,
+    cohort,
+    period: int,
+    group=None,
+    status: str = "retained",
+    **options,
+) -> pl.DataFrame:
+    """The customers behind one cell of `retention_matrix` (same options, same counts).
+
+    cohort : the cohort's start date (any date inside the cohort period is accepted).
+    period : the cell's period (for brackets: the bracket's first period, as in the matrix).
+    group : the by-group: a value (one `by` column) or a dict {column: value}.
+    status : "retained" (the cell's retained customers), "lost" (in the denominator, not
+        retained) or "base" (the whole denominator, with a `retained` flag).
+
+    Returns by..., cohort, period, customer_id, start (the start event's timestamp), retained.
+    """
+    caller = "cohort_customers"
+    unknown = [k for k in options if k not in _MATRIX_OPTIONS]
+    if unknown:
+        raise BadParameterError(
+            f"{caller}: unknown option {unknown[0]!r}. It accepts the options of "
+            f"retention_matrix: {list(_MATRIX_OPTIONS)}."
+        )
+    statuses = ("retained", "lost", "base")
+    if status not in statuses:
+        raise bad_choice(caller, "status", status, statuses)
+    io = {k: options.pop(k) for k in ("customers", "as_of", "schema", "customer_schema")
+          if k in options}
+    spec = make_spec(caller, **options)
+    if not isinstance(period, int) or isinstance(period, bool) or period < 0:
+        raise BadParameterError(f"{caller}: period={period!r} must be an integer >= 0.")
+    unit, need = period, period
+    if spec.brackets is not None:
+        firsts = [lo for lo, _ in spec.brackets]
+        if period not in firsts:
+            raise BadParameterError(
+                f"{caller}: period={period} is not the first period of a bracket. "
+                f"Choose one of {firsts}."
+            )
+        unit = firsts.index(period)
+        need = spec.brackets[unit][1]
+    filters = _group_filters(caller, spec.by, group)
+    inp = prepare(events, spec, as_of=io.get("as_of"), schema=io.get("schema"),
+                  customers=io.get("customers"), customer_schema=io.get("customer_schema"))
+    cidx = index_of(to_utc(cohort, caller=caller, param="cohort"), spec.cohort_period)
+    ent = entries(inp, spec).filter(pl.col(C) == cidx, *filters)
+    if spec.rolling:
+        ent = ent.filter(pl.col(E) >= need)
+    need_pairs = spec.mode == "on" or spec.min_events > 1
+    pairs = activity(inp, ent, spec) if need_pairs else None
+    if spec.mode == "on":
+        flags = pairs.group_by(spec.key).agg(
+            (pl.col(K) == unit).any().alias("_wb_now"), (pl.col(K) == unit - 1).any().alias("_wb_prev")
+        )
+    else:
+        last = last_active(inp, ent, spec, pairs).join(ent.select(*spec.key, *(
+            [E] if spec.rolling else [])), on=spec.key)
+        upto = pl.min_horizontal(L, E) if spec.rolling else pl.col(L)
+        flags = last.select(*spec.key, (upto >= unit).alias("_wb_now"),
+                            (pl.col(L) >= unit - 1).alias("_wb_prev"))
+    out = ent.join(flags, on=spec.key, how="left").with_columns(
+        pl.col("_wb_now").fill_null(False), pl.col("_wb_prev").fill_null(False)
+    )
+    if spec.reference == "previous" and unit > 0:
+        out = out.filter(pl.col("_wb_prev"))
+    if status == "retained":
+        out = out.filter(pl.col("_wb_now"))
+    elif status == "lost":
+        out = out.filter(~pl.col("_wb_now"))
+    from .periods import start_date_expr
+
+    return (
+        out.select(
+            *spec.by,
+            start_date_expr(pl.col(C), spec.cohort_period).alias("cohort"),
+            pl.lit(period, pl.Int64).alias("period"),
+            CUSTOMER_ID,
+            pl.col(START).alias("start"),
+            pl.col("_wb_now").alias("retained"),
+        )
+        .sort(CUSTOMER_ID)
+        .collect()
+    )
+
+
+def _group_filters(caller: str, by: tuple[str, ...], group) -> list[pl.Expr]:
+    if group is None:
+        return []
+    if not by:
+        raise BadParameterError(f"{caller}: group= needs by=. Fix: pass by= as well, or drop group=.")
+    if not isinstance(group, dict):
+        if len(by) != 1:
+            raise BadParameterError(
+                f"{caller}: with several by columns, group must be a dict {{column: value}}."
+            )
+        group = {by[0]: group}
+    unknown = [k for k in group if k not in by]
+    if unknown:
+        raise BadParameterError(f"{caller}: group column {unknown[0]!r} is not in by={list(by)}.")
+    return [pl.col(k) == str(v) for k, v in group.items()]

@@ -1,0 +1,208 @@
+"""Sections on leaving: churn and survival by segment, drivers, and leaving-customer patterns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from ..schema import CUSTOMER_ID, PLAN
+from .blocks import Section, esc, figure_of, has, notes_of, optional, table
+
+
+def _segment_source(ctx) -> pl.DataFrame | None:
+    """The customers table when it carries the breakdown attribute."""
+    if ctx.customers is not None and ctx.by in ctx.customers.columns:
+        return ctx.customers
+    return None
+
+
+def _gap_days(ctx) -> int:
+    from .._leaving import parse_duration
+
+    return int(parse_duration(ctx.churn_definition, "report", "churn_definition").days)
+
+
+def churn_tables(ctx) -> dict:
+    """Inactivity (and, with subscriptions, contractual) churn tables, computed once."""
+    if "churn_tables" in ctx.cache:
+        return ctx.cache["churn_tables"]
+    churn = optional("churn")
+    out = {}
+    if has(churn, "churn_table"):
+        out["inactivity"] = churn.churn_table(
+            ctx.events, inactivity=ctx.churn_definition, as_of=ctx.as_of,
+            customers=ctx.customers)
+        if ctx.subscriptions is not None and ctx.subscriptions.height:
+            out["subscriptions"] = churn.churn_table(
+                subscriptions=ctx.subscriptions, as_of=ctx.as_of, customers=ctx.customers)
+    ctx.cache["churn_tables"] = out
+    return out
+
+
+def _curves_block(sec: Section, ctx, survival, tbl: pl.DataFrame, by: str | None,
+                  label: str) -> None:
+    curves = survival.churn_curves(tbl, by=by)
+    sec.add(figure_of(curves))
+    summary = curves.summary
+    keep = [c for c in ([by] if by else []) + ["customers", "churned", "median_days",
+                                                 "rmst_days"] if c in summary.columns]
+    sec.add(table(summary.select(keep), labels={
+        "median_days": "median lifetime (days)", "rmst_days":
+        f"mean days retained within {curves.params.get('rmst_horizon', 365):.0f}"}))
+    if by and summary.height > 1:
+        test = curves.compare(pairwise=False).row(0, named=True)
+        verdict = ("differ" if test["p_value"] < 0.05 else "do not differ detectably")
+        sec.text(f"{esc(label)}: the survival curves by {esc(by)} {verdict} (log-rank "
+                 f"chi-square {test['statistic']:.2f}, df {test['df']}, p = "
+                 f"{test['p_value']:.3g}).")
+    ctx.define("Survival curve (Kaplan-Meier)", survival.KM_DEFINITION, curves.params)
+    if hasattr(survival, "LOGRANK_DEFINITION"):
+        ctx.define("Log-rank test", survival.LOGRANK_DEFINITION)
+
+
+def churn(ctx) -> Section | None:
+    """Kaplan-Meier survival by the breakdown attribute (inactivity churn; contractual by plan)."""
+    churn_mod, survival = optional("churn"), optional("survival")
+    if not (has(churn_mod, "churn_table") and has(survival, "churn_curves")):
+        return None
+    sec = Section("churn", "Churn and survival by segment")
+    with notes_of(sec):
+        tables = churn_tables(ctx)
+        tbl = tables["inactivity"]
+        by = ctx.by if ctx.by in tbl.columns else None
+        sec.heading(f"Customers: inactivity churn ({ctx.churn_definition})")
+        _curves_block(sec, ctx, survival, tbl, by, "Inactivity churn")
+        ctx.define("Inactivity churn", churn_mod.CHURN_DEFINITIONS["inactivity"])
+        ctx.define("Censoring", churn_mod.CENSORING_DEFINITION)
+        subs = tables.get("subscriptions")
+        if subs is not None and subs.height:
+            plan_by = PLAN if PLAN in subs.columns and subs[PLAN].n_unique() > 1 else None
+            sec.heading("Subscriptions: contractual churn")
+            _curves_block(sec, ctx, survival, subs, plan_by, "Contractual churn")
+            ctx.define("Contractual churn", churn_mod.CHURN_DEFINITIONS["subscriptions"])
+    return sec
+
+
+def _covariates(tbl: pl.DataFrame, ctx) -> list[str]:
+    """Customer attributes usable as Cox covariates: numbers, and text with 2-20 levels."""
+    if ctx.customers is None:
+        return []
+    from ..schema import SIGNUP_TS
+
+    out = []
+    for col in ctx.customers.columns:
+        if col in (CUSTOMER_ID, SIGNUP_TS) or col not in tbl.columns:
+            continue
+        dtype = tbl.schema[col]
+        if dtype.is_numeric() or dtype == pl.Boolean:
+            out.append(col)
+        elif dtype == pl.String and 2 <= tbl[col].n_unique() <= 20:
+            out.append(col)
+    return out
+
+
+def drivers(ctx) -> Section | None:
+    """What goes with staying: Cox hazard ratios, early actions, a churn-propensity model."""
+    activation, propensity = optional("activation"), optional("propensity")
+    cox = optional("survival_drivers")
+    if not (has(activation, "activation_effect") or has(propensity, "churn_propensity")
+            or has(cox, "churn_drivers")):
+        return None
+    sec = Section("drivers", "Drivers of retention")
+    with notes_of(sec):
+        tables = churn_tables(ctx) if has(cox, "churn_drivers") else {}
+        tbl = tables.get("subscriptions")
+        kind = "subscription (contractual) churn"
+        if tbl is None or not tbl.height:
+            tbl, kind = tables.get("inactivity"), f"inactivity churn ({ctx.churn_definition})"
+        covs = _covariates(tbl, ctx) if tbl is not None else []
+        if covs and tbl.filter(pl.col("churned")).height >= 10:
+            res = cox.churn_drivers(tbl, covariates=covs)
+            sec.heading(f"What shortens customer lifetimes: Cox regression of {kind}")
+            sec.add(figure_of(res))
+            cols = [c for c in ("covariate", "hazard_ratio", "ci_low", "ci_high", "p_value")
+                    if c in res.table.columns]
+            sec.add(table(res.table.select(cols)))
+            ref = res.params.get("reference") or {}
+            if ref:
+                sec.note("Reference levels: " + ", ".join(
+                    f"{esc(k)} = {esc(v)}" for k, v in ref.items()) + ".")
+            ctx.define("Churn drivers (Cox regression)", cox.COX_DEFINITION, res.params)
+        if has(activation, "activation_effect"):
+            eff = activation.activation_effect(ctx.events, as_of=ctx.as_of)
+            if eff.table.height:
+                sec.heading("Early actions and later retention (association, not cause)")
+                sec.add(figure_of(eff))
+                cols = [c for c in ("action", "n_did", "n_not", "retention_did", "retention_not",
+                                    "lift", "lift_ci_low", "lift_ci_high", "p_adjusted",
+                                    "significant") if c in eff.table.columns]
+                sec.add(table(eff.table.select(cols), formats={
+                    "retention_did": "pct", "retention_not": "pct", "lift": "pct",
+                    "lift_ci_low": "pct", "lift_ci_high": "pct"}))
+                ctx.define("Activation effect", activation.ACTIVATION_DEFINITION, eff.params)
+        if has(propensity, "churn_propensity"):
+            cutoff = ctx.as_of - timedelta(days=_gap_days(ctx))
+            model = propensity.churn_propensity(
+                ctx.events, cutoff=cutoff, horizon=ctx.churn_definition,
+                customers=ctx.customers)
+            sec.heading("Churn propensity model: what predicts leaving")
+            coef = model.coefficients.filter(pl.col("term") != "intercept")
+            if "z" in coef.columns:
+                coef = coef.sort(pl.col("z").abs(), descending=True)
+            cols = [c for c in ("term", "ratio", "ci_low", "ci_high", "z", "p_value",
+                                "ratio_kind") if c in coef.columns]
+            sec.add(table(coef.select(cols), max_rows=12, labels={
+                "ratio": "odds/hazard ratio", "ci_low": "coef ci_low", "ci_high": "coef ci_high"}))
+            if getattr(model, "auc", None) is not None:
+                sec.text(f"Holdout AUC {model.auc:.3f} (0.5 = no better than chance). Features "
+                         f"are measured at {cutoff:%Y-%m-%d}; churn = no activity in the "
+                         f"following {esc(ctx.churn_definition)}.")
+            ctx.define("Churn propensity", propensity.PROPENSITY_DEFINITION,
+                       getattr(model, "params", None))
+    return sec if len(sec.parts) else None
+
+
+def leaving(ctx) -> Section | None:
+    """How departed customers differed, why they say they left, and the problem segments."""
+    patterns = optional("patterns")
+    if not has(patterns, "departed_patterns"):
+        return None
+    sec = Section("leaving", "Leaving customers: patterns and problem segments")
+    cutoff = ctx.as_of - timedelta(days=_gap_days(ctx))
+    with notes_of(sec):
+        dep = patterns.departed_patterns(
+            ctx.events, cutoff=cutoff, horizon=ctx.churn_definition, customers=ctx.customers,
+            subscriptions=ctx.subscriptions, annotations=ctx.annotations)
+        p = dep.params
+        sec.heading("How departed customers differed from those who stayed")
+        sec.text(f"Customers active before {cutoff:%Y-%m-%d}, followed for "
+                 f"{esc(ctx.churn_definition)}: {p.get('n_churned', 0):,} left, "
+                 f"{p.get('n_retained', 0):,} stayed.")
+        sec.add(figure_of(dep))
+        cols = [c for c in ("feature", "kind", "test", "effect", "effect_size", "p_adjusted",
+                            "significant") if c in dep.table.columns]
+        sec.add(table(dep.table.select(cols), max_rows=12))
+        ctx.define("Departed-customer patterns", patterns.PATTERNS_DEFINITION, dep.params)
+        if has(patterns, "problem_segments") and ctx.customers is not None:
+            seg = patterns.problem_segments(ctx.events, cutoff=cutoff, customers=ctx.customers,
+                                            horizon=ctx.churn_definition)
+            sec.heading("Problem segments: churn above the base rate")
+            sig = seg.significant if hasattr(seg, "significant") else seg.table
+            base = seg.params.get("base_rate")
+            if base is not None:
+                sec.text(f"Base churn rate {base:.1%}; {sig.height} segment(s) churn "
+                         f"significantly more.")
+            sec.add(table(sig if sig.height else seg.table, max_rows=12))
+            ctx.define("Problem segments", patterns.PROBLEM_SEGMENTS_DEFINITION, seg.params)
+        if has(patterns, "churn_reasons") and ctx.feedback is not None and ctx.feedback.height:
+            by = ctx.by if _segment_source(ctx) is not None else None
+            reasons = patterns.churn_reasons(ctx.feedback, customers=ctx.customers, by=by)
+            sec.heading("Why they say they left (survey answers)")
+            sec.add(figure_of(reasons))
+            if reasons.test:
+                t = reasons.test
+                sec.text(f"Reasons by {esc(by)}: chi-square {t['statistic']:.2f}, df "
+                         f"{t['dof']}, p = {t['p_value']:.3g}.")
+            ctx.define("Churn reasons", patterns.REASONS_DEFINITION, reasons.params)
+    return sec

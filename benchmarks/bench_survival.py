@@ -66,16 +66,25 @@ def run_workbench(n: int) -> dict:
     cmp = res.compare()
     total = time.perf_counter() - t0
     curves = {
-        g: res.table.filter(res.table["group"] == g).select("survival", "ci_low", "ci_high")
+        g: res.table.filter(res.table["group"] == g)
+        .select("survival", "ci_low", "ci_high")
         .to_numpy()
         for g in GROUPS
     }
-    stats = dict(zip(
-        [f"{a}|{b}" for a, b in cmp.select("group_a", "group_b").iter_rows()],
-        cmp["statistic"].to_list(), strict=True,
-    ))
-    return {"seconds": total, "km_seconds": t_km, "peak_mb": _peak_mb(), "curves": curves,
-            "stats": stats}
+    stats = dict(
+        zip(
+            [f"{a}|{b}" for a, b in cmp.select("group_a", "group_b").iter_rows()],
+            cmp["statistic"].to_list(),
+            strict=True,
+        )
+    )
+    return {
+        "seconds": total,
+        "km_seconds": t_km,
+        "peak_mb": _peak_mb(),
+        "curves": curves,
+        "stats": stats,
+    }
 
 
 def run_lifelines(n: int) -> dict:
@@ -105,8 +114,13 @@ def run_lifelines(n: int) -> dict:
             ma, mb = g == a, g == b
             stats[f"{a}|{b}"] = logrank_test(d[ma], d[mb], e[ma], e[mb]).test_statistic
     total = time.perf_counter() - t0
-    return {"seconds": total, "km_seconds": t_km, "peak_mb": _peak_mb(), "curves": curves,
-            "stats": stats}
+    return {
+        "seconds": total,
+        "km_seconds": t_km,
+        "peak_mb": _peak_mb(),
+        "curves": curves,
+        "stats": stats,
+    }
 
 
 def in_child(fn, n: int) -> dict:
@@ -129,30 +143,42 @@ def compare(a: dict, b: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e6])
-    ap.add_argument("--lifelines-max", type=float, default=2e6,
-                    help="largest size run through lifelines on expanded rows")
+    ap.add_argument(
+        "--lifelines-max",
+        type=float,
+        default=2e6,
+        help="largest size run through lifelines on expanded rows",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes]
-    print(f"{'customers':>11} {'tool':<26} {'seconds':>9} {'KM only':>8} {'peak MB':>8} "
-          f"{'ratio':>7}  check")
+    print(
+        f"{'customers':>11} {'tool':<26} {'seconds':>9} {'KM only':>8} {'peak MB':>8} "
+        f"{'ratio':>7}  check"
+    )
     last_ll = None
     for n in sizes:
         wbr = in_child(run_workbench, n)
-        print(f"{n:>11,} {'workbench churn_curves':<26} {wbr['seconds']:>9.2f} "
-              f"{wbr['km_seconds']:>8.2f} {wbr['peak_mb']:>8.0f} {'':>7}")
+        print(
+            f"{n:>11,} {'workbench churn_curves':<26} {wbr['seconds']:>9.2f} "
+            f"{wbr['km_seconds']:>8.2f} {wbr['peak_mb']:>8.0f} {'':>7}"
+        )
         if n <= args.lifelines_max:
             llr = in_child(run_lifelines, n)
             last_ll = (n, llr["seconds"], llr["km_seconds"])
             diff = compare(wbr, llr)
             ok = "equal" if diff < 1e-9 else f"DIFFER (max {diff:.2e})"
-            print(f"{n:>11,} {'lifelines, expanded rows':<26} {llr['seconds']:>9.2f} "
-                  f"{llr['km_seconds']:>8.2f} {llr['peak_mb']:>8.0f} "
-                  f"{llr['seconds'] / wbr['seconds']:>6.1f}x  {ok} (max diff {diff:.1e})")
+            print(
+                f"{n:>11,} {'lifelines, expanded rows':<26} {llr['seconds']:>9.2f} "
+                f"{llr['km_seconds']:>8.2f} {llr['peak_mb']:>8.0f} "
+                f"{llr['seconds'] / wbr['seconds']:>6.1f}x  {ok} (max diff {diff:.1e})"
+            )
         elif last_ll is not None:
             n0, s0, k0 = last_ll
             est = s0 * n / n0
-            print(f"{n:>11,} {'lifelines (EXTRAPOLATED)':<26} {est:>9.2f} {k0 * n / n0:>8.2f} "
-                  f"{'n/a':>8} {est / wbr['seconds']:>6.1f}x  linear from {n0:,} rows, not run")
+            print(
+                f"{n:>11,} {'lifelines (EXTRAPOLATED)':<26} {est:>9.2f} {k0 * n / n0:>8.2f} "
+                f"{'n/a':>8} {est / wbr['seconds']:>6.1f}x  linear from {n0:,} rows, not run"
+            )
         else:
             print(f"{n:>11,} lifelines not run (above --lifelines-max and no smaller size)")
 

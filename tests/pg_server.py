@@ -44,8 +44,9 @@ def find_pg_bin() -> Path | None:
         except ValueError:
             return 0.0
 
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version,
-                                           reverse=True)]
+    candidates += [
+        Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
+    ]
     for c in candidates:
         if (c / "initdb").exists() and (c / "pg_ctl").exists() and (c / "postgres").exists():
             return c
@@ -99,17 +100,45 @@ class PgServer:
                 os.chown(p, pw.pw_uid, pw.pw_gid)
         os.chmod(data, 0o700)
         os.chmod(pwfile, 0o600)
-        self._run([str(self.bin_dir / "initdb"), "-D", str(data), "-U", USER,
-                   f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=trust",
-                   "-E", "UTF8", "--locale=C", "--no-sync"])
+        self._run(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                USER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
+        )
         last = None
         for _ in range(5):
             self.port = _free_port()
-            opts = (f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    f"-c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC")
+            opts = (
+                f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC"
+            )
             try:
-                self._run([str(self.bin_dir / "pg_ctl"), "-D", str(data), "-o", opts,
-                           "-l", str(self.base / "log"), "-w", "-t", "60", "start"])
+                self._run(
+                    [
+                        str(self.bin_dir / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-o",
+                        opts,
+                        "-l",
+                        str(self.base / "log"),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ]
+                )
                 break
             except subprocess.CalledProcessError as exc:  # port taken in between: retry
                 last = exc
@@ -127,8 +156,12 @@ class PgServer:
     def stop(self) -> None:
         data = self.base / "data"
         if (data / "postmaster.pid").exists():
-            subprocess.run(self._cmd([str(self.bin_dir / "pg_ctl"), "-D", str(data), "-m",
-                                      "fast", "-w", "stop"]), capture_output=True)
+            subprocess.run(
+                self._cmd(
+                    [str(self.bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+                ),
+                capture_output=True,
+            )
         shutil.rmtree(self.base, ignore_errors=True)
 
     def connect(self):
@@ -143,7 +176,7 @@ def copy_frame(conn, table: str, frame, types: dict[str, str], chunk_rows: int =
     conn.execute(f'DROP TABLE IF EXISTS "{table}"')
     conn.execute(f'CREATE TABLE "{table}" ({cols})')
     names = ", ".join(f'"{c}"' for c in types)
-    sql = f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv, NULL \'\')'
+    sql = f"COPY \"{table}\" ({names}) FROM STDIN (FORMAT csv, NULL '')"
     sub = frame.select(list(types))
     with conn.cursor() as cur, cur.copy(sql) as copy:
         for start in range(0, max(sub.height, 1), chunk_rows):

@@ -120,7 +120,10 @@ def test_no_control_group_warns_and_returns_nulls():
 def test_open_window_warns():
     events, campaigns = tiny()
     with pytest.warns(wb.WorkbenchWarning, match="has not fully elapsed"):
-        wb.campaign_effect(events, only_a(campaigns), as_of="2024-01-20", min_group_size=1)
+        t = wb.campaign_effect(
+            events, only_a(campaigns), as_of="2024-01-20", min_group_size=1
+        ).table
+    assert t["returned_treatment"].item() == 1  # customer 2's purchase on Jan 31 is after as_of
 
 
 def simulate(rng, specs, *, start=datetime(2025, 1, 1, tzinfo=UTC)):

@@ -16,7 +16,8 @@ import workbench as wb
 def events(rows, *, with_time=False):
     """rows: (customer, 'YYYY-MM-DD', event) -> canonical events frame."""
     ts = [
-        datetime.fromisoformat(d).replace(tzinfo=UTC) + (timedelta(hours=15) if with_time else timedelta())
+        datetime.fromisoformat(d).replace(tzinfo=UTC)
+        + (timedelta(hours=15) if with_time else timedelta())
         for _, d, _ in rows
     ]
     return pl.DataFrame(
@@ -181,7 +182,9 @@ def test_inactivity_episodes_count_reactivation():
     out = wb.churn_table(INACTIVE_LOG, inactivity="90d", as_of=AS_OF, episodes=True)
     a1, a2 = row(out, "a", 1), row(out, "a", 2)
     assert (a1["start"], a1["last_active"], a1["churn_date"]) == (
-        date(2025, 1, 1), date(2025, 1, 11), date(2025, 1, 12)
+        date(2025, 1, 1),
+        date(2025, 1, 11),
+        date(2025, 1, 12),
     )
     assert a1["duration_days"] == 11 and a1["churned"] and a1["reactivated"]
     assert a2["start"] == date(2025, 6, 1) and a2["duration_days"] == 1 and not a2["reactivated"]
@@ -238,7 +241,9 @@ def test_subscriptions_hand_checked_with_grace_edge():
     c = row(out, "c", 1)
     assert c["churned"] and c["churn_date"] == date(2025, 5, 15)
     d = row(out, "d", 1)
-    assert not d["churned"] and d["duration_days"] == (date(2025, 6, 14) - date(2025, 4, 1)).days - 30
+    assert (
+        not d["churned"] and d["duration_days"] == (date(2025, 6, 14) - date(2025, 4, 1)).days - 30
+    )
     e = row(out, "e", 1)
     assert not e["churned"] and e["days_since_last"] < 0  # covered past as_of
 
@@ -368,8 +373,8 @@ def test_invariants_and_row_order(rows, threshold, seed):
     assert out.equals(wb.churn_table(shuffled.lazy(), **kw))
     assert (out["duration_days"] >= 0).all()
     churned = out.filter(pl.col("churned"))
-    assert (churned["churn_date"] - churned["start"]).dt.total_days().equals(
-        churned["duration_days"]
+    assert (
+        (churned["churn_date"] - churned["start"]).dt.total_days().equals(churned["duration_days"])
     )
     assert (churned["days_since_last"] > threshold).all()
     assert (out.filter(~pl.col("churned"))["days_since_last"] <= threshold).all()
@@ -398,8 +403,11 @@ def test_censoring_rule_is_administrative_so_km_is_unbiased():
     out = wb.churn_table(log, inactivity=f"{t_thr}d", as_of=base + timedelta(days=d_asof))
     c = d_asof - t_thr - start
     ideal = pl.DataFrame(
-        {"customer_id": np.arange(n), "d": np.where(life <= c, life, np.maximum(c, 0)),
-         "e": life <= c}
+        {
+            "customer_id": np.arange(n),
+            "d": np.where(life <= c, life, np.maximum(c, 0)),
+            "e": life <= c,
+        }
     )
     m = out.join(ideal, on="customer_id")
     assert m.height == n

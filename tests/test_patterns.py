@@ -120,8 +120,7 @@ def test_departed_patterns_bad_input():
     with pytest.raises(wb.MissingColumnError, match="churned"):
         wb.departed_patterns(None, cutoff="2025-01-01", features=features,
                              labels=labels.drop("churned"))
-    with pytest.raises(wb.MissingColumnError, match="value='ltv'"), pytest.warns(
-            wb.WorkbenchWarning):
+    with pytest.raises(wb.MissingColumnError, match="value='ltv'"):
         wb.departed_patterns(None, cutoff="2025-01-01", features=features, labels=labels,
                              min_value_quantile=0.5, value="ltv")
     with pytest.raises(wb.BadParameterError, match="alpha=2"):
@@ -238,3 +237,17 @@ def test_patterns_on_the_sample():
     de = reasons.table.filter(segment="DE", reason="competitor")["share"].item()
     us = reasons.table.filter(segment="US", reason="competitor")["share"].item()
     assert de > us  # the competitor launched in DE
+
+
+def test_mann_whitney_matches_scipy():
+    from workbench.patterns import mann_whitney
+
+    rng = np.random.default_rng(0)
+    for n1, n2, ties in [(5, 7, False), (30, 45, False), (30, 45, True), (200, 150, True),
+                         (6, 40, True)]:
+        x, y = rng.normal(size=n1), rng.normal(0.3, size=n2)
+        if ties:
+            x, y = np.round(x), np.round(y)
+        ref = sps.mannwhitneyu(x, y, alternative="two-sided")
+        u, p = mann_whitney(x, y)
+        assert u == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue, rel=1e-9)

@@ -30,29 +30,41 @@ def _dt(*a) -> datetime:
     return datetime(*a, tzinfo=UTC)
 
 
-TINY = pl.DataFrame({
-    "customer_id": ["a", "a", "a", "b", "b", "c"],
-    "ts": [_dt(2024, 1, 1, 23, 30), _dt(2024, 1, 1, 1), _dt(2024, 1, 2),
-           _dt(2024, 1, 3, 12), _dt(2024, 1, 3, 13), _dt(2024, 2, 1, 0, 0, 1)],
-    "event": ["purchase", "purchase", "visit", "purchase", "purchase", "visit"],
-    "amount": [1.0, 2.5, None, 4.0, 4.0, None],
-    "category": ["x", "x", None, "y", "y", None],
-})
+TINY = pl.DataFrame(
+    {
+        "customer_id": ["a", "a", "a", "b", "b", "c"],
+        "ts": [
+            _dt(2024, 1, 1, 23, 30),
+            _dt(2024, 1, 1, 1),
+            _dt(2024, 1, 2),
+            _dt(2024, 1, 3, 12),
+            _dt(2024, 1, 3, 13),
+            _dt(2024, 2, 1, 0, 0, 1),
+        ],
+        "event": ["purchase", "purchase", "visit", "purchase", "purchase", "visit"],
+        "amount": [1.0, 2.5, None, 4.0, 4.0, None],
+        "category": ["x", "x", None, "y", "y", None],
+    }
+)
 
-TINY_DAY = pl.DataFrame({
-    "customer_id": ["a", "a", "b", "c"],
-    "ts": [_dt(2024, 1, 1), _dt(2024, 1, 2), _dt(2024, 1, 3), _dt(2024, 2, 1)],
-    "event": ["purchase", "visit", "purchase", "visit"],
-    "category": ["x", None, "y", None],
-    "amount": [3.5, None, 8.0, None],
-    "n_events": [2, 1, 2, 1],
-}, schema_overrides={"ts": pl.Datetime("us", "UTC")})
+TINY_DAY = pl.DataFrame(
+    {
+        "customer_id": ["a", "a", "b", "c"],
+        "ts": [_dt(2024, 1, 1), _dt(2024, 1, 2), _dt(2024, 1, 3), _dt(2024, 2, 1)],
+        "event": ["purchase", "visit", "purchase", "visit"],
+        "category": ["x", None, "y", None],
+        "amount": [3.5, None, 8.0, None],
+        "n_events": [2, 1, 2, 1],
+    },
+    schema_overrides={"ts": pl.Datetime("us", "UTC")},
+)
 
 
 def _sorted(df: pl.DataFrame) -> pl.DataFrame:
     cols = [c for c in ["customer_id", "ts", "event", "category"] if c in df.columns]
-    return df.select(TINY_DAY.columns if set(TINY_DAY.columns) == set(df.columns) else df.columns
-                     ).sort(cols, nulls_last=True)
+    return df.select(
+        TINY_DAY.columns if set(TINY_DAY.columns) == set(df.columns) else df.columns
+    ).sort(cols, nulls_last=True)
 
 
 @pytest.fixture
@@ -61,16 +73,24 @@ def duck_file(tmp_path):
     con = duckdb.connect(str(path))
     con.register("tiny", TINY.to_arrow())
     con.execute("CREATE TABLE events AS SELECT * FROM tiny")
-    con.execute("CREATE TABLE renamed AS SELECT customer_id AS user_id, ts AS happened_at, "
-                "event, amount AS revenue FROM tiny")
-    con.execute("CREATE TABLE naive AS SELECT customer_id, CAST(timezone('UTC', ts) AS TIMESTAMP)"
-                " AS ts, event, amount FROM tiny")
-    con.execute("CREATE TABLE dated AS SELECT customer_id, CAST(timezone('UTC', ts) AS DATE) AS ts,"
-                " event FROM tiny")
+    con.execute(
+        "CREATE TABLE renamed AS SELECT customer_id AS user_id, ts AS happened_at, "
+        "event, amount AS revenue FROM tiny"
+    )
+    con.execute(
+        "CREATE TABLE naive AS SELECT customer_id, CAST(timezone('UTC', ts) AS TIMESTAMP)"
+        " AS ts, event, amount FROM tiny"
+    )
+    con.execute(
+        "CREATE TABLE dated AS SELECT customer_id, CAST(timezone('UTC', ts) AS DATE) AS ts,"
+        " event FROM tiny"
+    )
     con.execute("CREATE TABLE texty AS SELECT customer_id, CAST(ts AS VARCHAR) AS ts FROM tiny")
-    con.execute("CREATE TABLE customers AS SELECT * FROM (VALUES ('a', TIMESTAMPTZ "
-                "'2023-12-31 10:00:00+00', 'paid'), ('b', TIMESTAMPTZ '2024-01-02 00:00:00+00', "
-                "'organic')) AS t(customer_id, signup_ts, channel)")
+    con.execute(
+        "CREATE TABLE customers AS SELECT * FROM (VALUES ('a', TIMESTAMPTZ "
+        "'2023-12-31 10:00:00+00', 'paid'), ('b', TIMESTAMPTZ '2024-01-02 00:00:00+00', "
+        "'organic')) AS t(customer_id, signup_ts, channel)"
+    )
     con.close()
     return path
 
@@ -79,18 +99,23 @@ def duck_file(tmp_path):
 
 
 def test_redact_uri_spec_example():
-    assert (wb.redact_uri("postgresql://user:secret@host:5432/db?password=x")
-            == "postgresql://user:***@host:5432/db?password=***")
+    assert (
+        wb.redact_uri("postgresql://user:secret@host:5432/db?password=x")
+        == "postgresql://user:***@host:5432/db?password=***"
+    )
 
 
-@pytest.mark.parametrize("text, secret", [
-    ("postgresql://u:p%40ss@h/db", "p%40ss"),
-    ("postgres://analyst:hunter2@db.internal/shop?sslmode=require", "hunter2"),
-    ("could not read postgresql://a:topsecret@h:1/x: refused", "topsecret"),
-    ("host=db user=u password=s3cr3t dbname=x", "s3cr3t"),
-    ("snowflake://u:pw123@acct/db?token=abc.def&warehouse=w", "abc.def"),
-    ("bigquery://project?access_token=ya29.zzz", "ya29.zzz"),
-])
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("postgresql://u:p%40ss@h/db", "p%40ss"),
+        ("postgres://analyst:hunter2@db.internal/shop?sslmode=require", "hunter2"),
+        ("could not read postgresql://a:topsecret@h:1/x: refused", "topsecret"),
+        ("host=db user=u password=s3cr3t dbname=x", "s3cr3t"),
+        ("snowflake://u:pw123@acct/db?token=abc.def&warehouse=w", "abc.def"),
+        ("bigquery://project?access_token=ya29.zzz", "ya29.zzz"),
+    ],
+)
 def test_redact_uri_hides_passwords_and_tokens(text, secret):
     out = wb.redact_uri(text)
     assert secret not in out
@@ -116,18 +141,42 @@ def test_activity_sql_postgres_shape():
     assert sql.rstrip().endswith("GROUP BY wb_customer_id, wb_ts, wb_event, wb_category")
 
 
-@pytest.mark.parametrize("dialect, week, cast, quote", [
-    ("postgres", "date_trunc('week'", "CAST(\"amount\" AS double precision)", '"customer_id"'),
-    ("duckdb", "date_trunc('week', timezone('UTC'", 'CAST("amount" AS DOUBLE)', '"customer_id"'),
-    ("bigquery", "TIMESTAMP_TRUNC(`ts`, ISOWEEK, 'UTC')", "CAST(`amount` AS FLOAT64)",
-     "`customer_id`"),
-    ("snowflake", "DATE_TRUNC('WEEK', CAST(CONVERT_TIMEZONE('UTC', ts) AS TIMESTAMP_NTZ))",
-     "CAST(amount AS DOUBLE)", 'customer_id AS wb_customer_id'),
-    ("clickhouse", "toDateTime(toMonday(\"ts\", 'UTC'), 'UTC')", 'toFloat64("amount")',
-     '"customer_id"'),
-    ("spark", "date_trunc('WEEK', to_utc_timestamp(`ts`, current_timezone())) AS wb_ts",
-     "CAST(`amount` AS DOUBLE)", "`customer_id`"),
-])
+@pytest.mark.parametrize(
+    "dialect, week, cast, quote",
+    [
+        ("postgres", "date_trunc('week'", 'CAST("amount" AS double precision)', '"customer_id"'),
+        (
+            "duckdb",
+            "date_trunc('week', timezone('UTC'",
+            'CAST("amount" AS DOUBLE)',
+            '"customer_id"',
+        ),
+        (
+            "bigquery",
+            "TIMESTAMP_TRUNC(`ts`, ISOWEEK, 'UTC')",
+            "CAST(`amount` AS FLOAT64)",
+            "`customer_id`",
+        ),
+        (
+            "snowflake",
+            "DATE_TRUNC('WEEK', CAST(CONVERT_TIMEZONE('UTC', ts) AS TIMESTAMP_NTZ))",
+            "CAST(amount AS DOUBLE)",
+            "customer_id AS wb_customer_id",
+        ),
+        (
+            "clickhouse",
+            "toDateTime(toMonday(\"ts\", 'UTC'), 'UTC')",
+            'toFloat64("amount")',
+            '"customer_id"',
+        ),
+        (
+            "spark",
+            "date_trunc('WEEK', to_utc_timestamp(`ts`, current_timezone())) AS wb_ts",
+            "CAST(`amount` AS DOUBLE)",
+            "`customer_id`",
+        ),
+    ],
+)
 def test_activity_sql_dialect_pieces(dialect, week, cast, quote):
     sql = wb.activity_sql("events", grain="week", dialect=dialect)
     assert week in sql
@@ -155,8 +204,11 @@ def test_activity_sql_naive_and_date_columns_take_tz():
 
 def test_activity_sql_schema_columns_and_weights():
     sql = wb.activity_sql(
-        "SELECT * FROM raw_events;", schema=wb.EventSchema(customer_id="user", ts="at"),
-        columns=["user", "at", "n_events"], dialect="duckdb")
+        "SELECT * FROM raw_events;",
+        schema=wb.EventSchema(customer_id="user", ts="at"),
+        columns=["user", "at", "n_events"],
+        dialect="duckdb",
+    )
     assert "(SELECT * FROM raw_events) AS wb_source" in sql
     assert '"user" AS wb_customer_id' in sql
     for role in ["event", "amount", "category"]:
@@ -218,24 +270,36 @@ def test_week_and_month_starts():
 
 
 ev_rows = st.lists(
-    st.tuples(st.sampled_from(["a", "b", "c"]),
-              st.integers(0, 60 * 24 * 40),  # minutes from 2024-01-01
-              st.sampled_from(["purchase", "visit"]),
-              st.one_of(st.none(), st.integers(-5, 50).map(float)),
-              st.sampled_from(["x", "y", None])),
-    min_size=1, max_size=40)
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(0, 60 * 24 * 40),  # minutes from 2024-01-01
+        st.sampled_from(["purchase", "visit"]),
+        st.one_of(st.none(), st.integers(-5, 50).map(float)),
+        st.sampled_from(["x", "y", None]),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=ev_rows, grain=st.sampled_from(["day", "week", "month"]))
 def test_property_sql_and_polars_reductions_agree(rows, grain):
-    df = pl.DataFrame(
-        [(c, m, e, a, k) for c, m, e, a, k in rows],
-        schema={"customer_id": pl.String, "minute": pl.Int64, "event": pl.String,
-                "amount": pl.Float64, "category": pl.String}, orient="row",
-    ).with_columns(
-        ts=(pl.lit(_dt(2024, 1, 1)) + pl.duration(minutes=pl.col("minute")))
-    ).drop("minute")
+    df = (
+        pl.DataFrame(
+            [(c, m, e, a, k) for c, m, e, a, k in rows],
+            schema={
+                "customer_id": pl.String,
+                "minute": pl.Int64,
+                "event": pl.String,
+                "amount": pl.Float64,
+                "category": pl.String,
+            },
+            orient="row",
+        )
+        .with_columns(ts=(pl.lit(_dt(2024, 1, 1)) + pl.duration(minutes=pl.col("minute"))))
+        .drop("minute")
+    )
     con = duckdb.connect()
     con.register("ev", df.to_arrow())
     via_sql = con.sql(wb.activity_sql("ev", dialect="duckdb", grain=grain)).pl()
@@ -278,9 +342,11 @@ def test_local_sources_reduce_on_request(tmp_path):
 
 
 def test_schema_mapping_through_the_database(duck_file):
-    got = wb.load_events(f"duckdb:///{duck_file}", table="renamed",
-                         schema=wb.EventSchema(customer_id="user_id", ts="happened_at",
-                                               amount="revenue")).collect()
+    got = wb.load_events(
+        f"duckdb:///{duck_file}",
+        table="renamed",
+        schema=wb.EventSchema(customer_id="user_id", ts="happened_at", amount="revenue"),
+    ).collect()
     assert got.columns == ["customer_id", "ts", "event", "amount", "n_events"]
     assert got.filter(pl.col("customer_id") == "b")["amount"].to_list() == [8.0]
 
@@ -296,8 +362,11 @@ def test_naive_and_date_columns(duck_file):
     # Naive times read in New York: 2024-01-01 01:00 local is still 2024-01-01 06:00 UTC, and
     # 2024-01-01 23:30 local is 2024-01-02 04:30 UTC.
     ny = wb.load_events(uri, table="naive", tz="America/New_York").collect()
-    local = wb.load_events(TINY.with_columns(pl.col("ts").dt.replace_time_zone(None)),
-                           tz="America/New_York", reduce="day").collect()
+    local = wb.load_events(
+        TINY.with_columns(pl.col("ts").dt.replace_time_zone(None)),
+        tz="America/New_York",
+        reduce="day",
+    ).collect()
     assert_frame_equal(_sorted(ny), _sorted(local.drop("category")))
     a = ny.filter(pl.col("customer_id") == "a", pl.col("event") == "purchase").sort("ts")
     assert a["ts"].to_list() == [_dt(2024, 1, 1), _dt(2024, 1, 2)]
@@ -330,12 +399,14 @@ def test_env_uri(duck_file, monkeypatch):
 def test_nulls_counted_in_events_after_reduction(tmp_path):
     path = tmp_path / "n.duckdb"
     con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE e AS SELECT * FROM (VALUES "
-                "('a', TIMESTAMPTZ '2024-01-01 10:00:00+00', 1.0), "
-                "(NULL, TIMESTAMPTZ '2024-01-01 11:00:00+00', 2.0), "
-                "(NULL, TIMESTAMPTZ '2024-01-01 12:00:00+00', 3.0), "
-                "(NULL, TIMESTAMPTZ '2024-01-05 12:00:00+00', 4.0), "
-                "('b', NULL, 5.0)) AS t(customer_id, ts, amount)")
+    con.execute(
+        "CREATE TABLE e AS SELECT * FROM (VALUES "
+        "('a', TIMESTAMPTZ '2024-01-01 10:00:00+00', 1.0), "
+        "(NULL, TIMESTAMPTZ '2024-01-01 11:00:00+00', 2.0), "
+        "(NULL, TIMESTAMPTZ '2024-01-01 12:00:00+00', 3.0), "
+        "(NULL, TIMESTAMPTZ '2024-01-05 12:00:00+00', 4.0), "
+        "('b', NULL, 5.0)) AS t(customer_id, ts, amount)"
+    )
     con.close()
     uri = f"duckdb:///{path}"
     report = wb.check_events(uri, table="e")
@@ -352,8 +423,11 @@ def test_nulls_counted_in_events_after_reduction(tmp_path):
 
 def test_duckdb_bad_sources(duck_file, tmp_path):
     uri = f"duckdb:///{duck_file}"
-    with pytest.raises(DataSourceError, match=r"table 'evnts' does not exist.*Did you mean "
-                                              r"'events'"):
+    with pytest.raises(
+        DataSourceError,
+        match=r"table 'evnts' does not exist.*Did you mean "
+        r"'events'",
+    ):
         wb.load_events(uri, table="evnts")
     with pytest.raises(DataSourceError, match=r"DuckDB file .*nothere.duckdb' does not exist"):
         wb.load_events(f"duckdb:///{tmp_path}/nothere.duckdb", table="events")
@@ -383,7 +457,8 @@ def test_hive_partitioned_dataset_streams_to_the_same_table(tmp_path):
     sample = wb.datasets.load_sample(seed=3, n_customers=300).events
     ds = tmp_path / "events"
     sample.with_columns(month=pl.col("ts").dt.strftime("%Y-%m")).write_parquet(
-        ds, partition_by="month")
+        ds, partition_by="month"
+    )
     streamed = wb.activity_table(pl.scan_parquet(ds, hive_partitioning=True).drop("month"))
     eager = wb.activity_table(sample, streaming=False)
     assert_frame_equal(_sorted(streamed), _sorted(eager))
@@ -405,8 +480,11 @@ def test_day_reduction_keeps_day_level_answers():
     red = wb.load_events(TINY, reduce="day").collect()
     days = raw.select("customer_id", pl.col("ts").dt.date()).unique().height
     assert red.select("customer_id", pl.col("ts").dt.date()).unique().height == days == 4
-    assert (red.filter(pl.col("event") == "purchase")["n_events"].sum()
-            == raw.filter(pl.col("event") == "purchase").height == 4)
+    assert (
+        red.filter(pl.col("event") == "purchase")["n_events"].sum()
+        == raw.filter(pl.col("event") == "purchase").height
+        == 4
+    )
     assert red["ts"].dt.date().to_list() == [d.date() for d in red["ts"].to_list()]
     assert date(2024, 2, 1) in red["ts"].dt.date().to_list()
 

@@ -222,6 +222,9 @@ def campaign_effect(
         Fisher's exact when an expected cell count is below 5; or force "z" / "fisher").
     min_group_size : int
         Rows where a group has fewer customers get a WorkbenchWarning and a note.
+    as_of : datetime or ISO string
+        Analysis date (inclusive; default the last event). Later events are ignored, and sends
+        whose window has not ended by then get a WorkbenchWarning.
 
     Each customer counts once per campaign, at their first send. Rows without a control group
     (or without a treatment group) are returned with nulls for every comparison.
@@ -244,6 +247,8 @@ def campaign_effect(
     _check_groups(cp, caller)
     names = _outcome_names(ev, outcome, caller)
     as_of = fx.resolve_as_of(ev, as_of, caller=caller)
+    if as_of is not None:
+        ev = ev.filter(pl.col(TS) <= as_of)  # the data as known on the analysis date
 
     sends = _recipients(cp, seg, from_cp, from_seg, caller)
     per_customer = _per_customer(ev, sends, win, names, revenue_event)

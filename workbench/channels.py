@@ -4,32 +4,35 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 import polars as pl
 
 from . import _effects as fx
 from .errors import BadParameterError, MissingColumnError, bad_choice, closest
+from .periods import index_expr
 from .schema import CUSTOMER_ID, DEFAULT_EVENT, EVENT, SIGNUP_TS, TS, CustomerSchema, canonical
 from .stats import wilson_ci
 
 CHANNEL_QUALITY_DEFINITION = (
-    "Channel quality: a customer's cohort is the calendar period of their start (signup_ts from "
-    "customers when given, else their first start event). Retained at horizon k: a return event "
-    "in calendar period cohort + k ('on'), or in that period or any later one up to as_of "
-    "('on_or_after'). A cohort is mature when period cohort + k has ended by as_of (a period "
-    "ending within one second after as_of counts as ended); only mature cohorts enter rates, "
-    "trends and tests. Retention has a Wilson interval. Trend: logistic regression of retained "
-    "on the cohort index per channel (binomial counts, so cohorts weigh by size); volume trend: "
-    "least squares of customers acquired on the cohort index over complete periods. A channel is "
-    "flagged when its last `recent` mature cohorts retain worse than its earlier mature cohorts "
-    "(pooled two-proportion z-test, Benjamini-Hochberg adjusted across channels, below alpha)."
+    "Channel quality: a customer's cohort is the calendar period of their first start event "
+    "(first-time cohorts of the retention matrix). Retained at horizon k: a return event in "
+    "calendar period cohort + k ('on'), or in that period or any later one up to as_of "
+    "('on_or_after'; older cohorts then have had longer to return). A cohort is mature when "
+    "period cohort + k has ended by as_of (as_of is inclusive to the second); only mature "
+    "cohorts enter rates, trends and tests. Retention has a Wilson interval. Trend: logistic "
+    "regression of retained on the cohort index per channel (binomial counts, so cohorts weigh "
+    "by size); volume trend: least squares of customers acquired on the cohort index over "
+    "complete periods. 'flagged': the last `recent` mature cohorts retain worse than the "
+    "channel's earlier mature cohorts (pooled two-proportion z-test, Benjamini-Hochberg "
+    "adjusted across channels, below alpha). 'flagged_vs_others': the channel's recent cohorts "
+    "fell more than the other channels' cohorts of the same periods (logistic regression with "
+    "a fixed effect per cohort period; odds ratio of the channel's recent cohorts, Wald test, "
+    "Benjamini-Hochberg adjusted)."
 )
 
-_PERIODS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+_PERIODS = ("day", "week", "month", "quarter")
 _CRITERIA = ("on", "on_or_after")
-_TOLERANCE = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -55,62 +58,6 @@ class ChannelQuality:
         return fx.result_html("Channel quality", self.definition, self.summary, self.params)
 
 
-def _period_index(expr: pl.Expr, period: str) -> pl.Expr:
-    """Integer index of the calendar period holding a timestamp (consecutive periods differ by 1)."""
-    if period == "week":
-        days = expr.dt.truncate("1w").dt.date().cast(pl.Int64)
-        return days // 7
-    months = expr.dt.year().cast(pl.Int64) * 12 + expr.dt.month().cast(pl.Int64) - 1
-    return months // 3 if period == "quarter" else months
-
-
-def _starts(ev, cust, by, start_event, caller) -> pl.LazyFrame:
-    """customer_id, _t0 (start time) and the channel column."""
-    ev_cols = ev.collect_schema().names()
-    cu_cols = [] if cust is None else cust.collect_schema().names()
-    use_signup = cust is not None and start_event is None and SIGNUP_TS in cu_cols
-    if by in cu_cols and by != CUSTOMER_ID:
-        channel = cust.select(CUSTOMER_ID, by).unique(subset=[CUSTOMER_ID], keep="first")
-    elif by in ev_cols and by not in (CUSTOMER_ID, TS, EVENT):
-        channel = None
-    else:
-        options = sorted(set(cu_cols + ev_cols) - {CUSTOMER_ID, TS, EVENT, SIGNUP_TS})
-        hint = closest(by, options)
-        did = f" Did you mean {hint!r}?" if hint else ""
-        raise MissingColumnError(
-            f"{caller}: by={by!r} is not a column of customers or events. Available: "
-            f"{options}.{did} Fix: pass customers= a table with customer_id and {by!r}."
-        )
-    if use_signup:
-        starts = (
-            cust.select(CUSTOMER_ID, pl.col(SIGNUP_TS).alias("_t0"))
-            .filter(pl.col("_t0").is_not_null())
-            .unique(subset=[CUSTOMER_ID], keep="first")
-        )
-    else:
-        src = ev if start_event is None else ev.filter(pl.col(EVENT) == start_event)
-        aggs = [pl.col(TS).min().alias("_t0")]
-        if channel is None:
-            aggs.append(pl.col(by).sort_by(TS).first())
-        starts = src.group_by(CUSTOMER_ID).agg(aggs)
-    if channel is not None:
-        starts, channel = _align(starts, channel)
-        starts = starts.join(channel, on=CUSTOMER_ID, how="left")
-    elif use_signup:
-        first = ev.group_by(CUSTOMER_ID).agg(pl.col(by).sort_by(TS).first())
-        starts, first = _align(starts, first)
-        starts = starts.join(first, on=CUSTOMER_ID, how="left")
-    return starts
-
-
-def _align(a: pl.LazyFrame, b: pl.LazyFrame):
-    da, db = a.collect_schema()[CUSTOMER_ID], b.collect_schema()[CUSTOMER_ID]
-    if da == db:
-        return a, b
-    cast = pl.col(CUSTOMER_ID).cast(pl.String)
-    return a.with_columns(cast), b.with_columns(cast)
-
-
 def channel_quality(
     events,
     *,
@@ -130,16 +77,25 @@ def channel_quality(
 ) -> ChannelQuality:
     """Acquisition volume and retention at `horizon` of each channel's cohorts over time.
 
-    Cohorts are calendar `period`s ("week", "month", "quarter") of each customer's start. A
-    customer is retained when a `return_event` (None: any event) falls in period cohort +
-    `horizon` (criterion "on") or in it or later ("on_or_after"). Only mature cohorts count.
+    Built on `wb.retention_matrix` (first-time calendar cohorts): a customer's cohort is the
+    `period` ("day", "week", "month", "quarter") of their first `start_event` (None: first
+    event of any kind); they are retained when a `return_event` (None: any event) falls in
+    period cohort + `horizon` (criterion "on") or in it or later ("on_or_after"). `by` is a
+    column of `customers` or of events (its value at the start). Only mature cohorts (period
+    cohort + horizon fully elapsed by `as_of`) enter rates, trends and tests.
+
     `.summary` flags channels whose last `recent` mature cohorts retain significantly worse
-    than their earlier mature cohorts (two-proportion z-test, Benjamini-Hochberg across
-    channels, adjusted p below `alpha`) and gives logistic retention and volume trends.
+    than their earlier mature cohorts (`flagged`: pooled two-proportion z-test, Benjamini-
+    Hochberg across channels, adjusted p below `alpha`), and separately channels whose recent
+    cohorts fell more than the other channels' same cohorts (`flagged_vs_others`: logistic
+    regression with cohort effects, so shocks common to all channels cancel out). It also
+    gives the logistic retention trend and the least-squares volume trend per channel.
     """
+    from .cohorts import retention_matrix
+
     caller = "channel_quality"
     if period not in _PERIODS:
-        raise bad_choice(caller, "period", period, list(_PERIODS))
+        raise bad_choice(caller, "period", period, _PERIODS)
     if criterion not in _CRITERIA:
         raise bad_choice(caller, "criterion", criterion, _CRITERIA)
     horizon = fx.check_count(horizon, caller=caller, param="horizon")
@@ -153,6 +109,7 @@ def channel_quality(
     cust = None
     if customers is not None:
         cust = canonical(customers, schema=customer_schema, caller=caller, default=CustomerSchema)
+    _check_by(ev, cust, by, caller)
     present = ev.select(pl.col(EVENT).unique()).collect().to_series().drop_nulls().to_list()
     for name, param in ((start_event, "start_event"), (return_event, "return_event")):
         if name is not None and name not in present:
@@ -161,42 +118,36 @@ def channel_quality(
     if as_of is None:
         raise BadParameterError(f"{caller}: events is empty, so there are no cohorts to compare.")
 
-    starts = _starts(ev, cust, by, start_event, caller).with_columns(
-        _period_index(pl.col("_t0"), period).alias("_c"),
-        pl.col("_t0").dt.truncate(_PERIODS[period]).dt.date().alias("cohort"),
+    m = retention_matrix(
+        ev,
+        period=period,
+        mode=criterion,
+        start_event=start_event,
+        return_event=return_event,
+        by=by,
+        customers=cust,
+        top_n=None,
+        as_of=as_of,
+        level=level,
+        max_period=horizon,
     )
-    acts = ev if return_event is None else ev.filter(pl.col(EVENT) == return_event)
-    acts = (
-        acts.filter(pl.col(TS) <= as_of)
-        .select(CUSTOMER_ID, _period_index(pl.col(TS), period).alias("_p"))
-        .unique()
+    acquired = m.filter(pl.col("period") == 0).select(
+        by,
+        "cohort",
+        pl.col("cohort_size").alias("customers"),
+        pl.col("complete").alias("complete_period"),
     )
-    starts, acts = _align(starts, acts)
-    k = pl.col("_p") - pl.col("_c")
-    hit = (k == horizon) if criterion == "on" else (k >= horizon)
-    kept = (
-        starts.select(CUSTOMER_ID, "_c")
-        .join(acts, on=CUSTOMER_ID, how="inner")
-        .filter(hit)
-        .select(CUSTOMER_ID)
-        .unique()
-        .with_columns(pl.lit(1, dtype=pl.Int64).alias("_kept"))
+    at_horizon = m.filter(pl.col("period") == horizon).select(
+        by, "cohort", "retained", pl.col("complete").alias("mature")
     )
     cells = (
-        starts.join(kept, on=CUSTOMER_ID, how="left")
-        .group_by(by, "cohort", "_c")
-        .agg(
-            pl.len().cast(pl.Int64).alias("customers"),
-            pl.col("_kept").sum().fill_null(0).alias("retained"),
+        acquired.join(at_horizon, on=[by, "cohort"], how="left", nulls_equal=True)
+        .with_columns(
+            pl.col("retained").fill_null(0),
+            pl.col("mature").fill_null(False),
+            index_expr(pl.col("cohort").cast(pl.Datetime("us", "UTC")), period).alias("_c"),
         )
         .sort(by, "_c", nulls_last=True)
-        .collect()
-    )
-    # Period p has ended when the start of period p + 1 is at most as_of (+ 1 s tolerance).
-    last_done = _last_complete(as_of, period)
-    cells = cells.with_columns(
-        (pl.col("_c") + horizon <= last_done).alias("mature"),
-        (pl.col("_c") <= last_done).alias("complete_period"),
     )
     table, summary = _analyse(cells, by, recent, level, alpha)
     params = {
@@ -205,24 +156,28 @@ def channel_quality(
         "horizon": horizon,
         "criterion": criterion,
         "recent": recent,
-        "start": "signup_ts"
-        if cust is not None and start_event is None and SIGNUP_TS in cust.collect_schema().names()
-        else (start_event or "first event"),
+        "start_event": start_event or "first event of any kind",
         "return_event": return_event or "any event",
         "as_of": as_of,
         "level": level,
         "alpha": alpha,
-        "cohort_engine": "direct (calendar cohorts computed here)",
+        "cohort_engine": "wb.retention_matrix (first-time calendar cohorts)",
     }
     return ChannelQuality(table=table, summary=summary, params=params)
 
 
-def _last_complete(as_of, period: str) -> int:
-    """Index of the last calendar period that has ended by as_of."""
-    probe = pl.select(
-        _period_index(pl.lit(as_of + _TOLERANCE).dt.cast_time_unit("us"), period)
-    ).item()
-    return int(probe) - 1
+def _check_by(ev, cust, by, caller) -> None:
+    ev_cols = [c for c in ev.collect_schema().names() if c not in (CUSTOMER_ID, TS, EVENT)]
+    cu_cols = [] if cust is None else [c for c in cust.collect_schema().names() if c != CUSTOMER_ID]
+    if by in ev_cols or by in cu_cols:
+        return
+    options = sorted(set(cu_cols + ev_cols) - {SIGNUP_TS})
+    hint = closest(by, options)
+    did = f" Did you mean {hint!r}?" if hint else ""
+    raise MissingColumnError(
+        f"{caller}: by={by!r} is not a column of customers or events. Available: "
+        f"{options}.{did} Fix: pass customers= a table with customer_id and {by!r}."
+    )
 
 
 def _versus_others(cells: pl.DataFrame, by, recent_flag, level) -> pl.DataFrame:
@@ -271,12 +226,13 @@ def _versus_others(cells: pl.DataFrame, by, recent_flag, level) -> pl.DataFrame:
                 fit = sm.GLM(np.column_stack([x, n - x]), exog, family=sm.families.Binomial()).fit()
             b, se = float(fit.params[-1]), float(fit.bse[-1])
             if np.isfinite(b) and np.isfinite(se) and se > 0:
-                row.update(
-                    odds_ratio_vs_others=float(np.exp(b)),
-                    or_ci_low=float(np.exp(b - z * se)),
-                    or_ci_high=float(np.exp(b + z * se)),
-                    p_vs_others=float(2 * sps.norm.sf(abs(b / se))),
-                )
+                with np.errstate(over="ignore"):  # separation: an unbounded interval
+                    row.update(
+                        odds_ratio_vs_others=float(np.exp(b)),
+                        or_ci_low=float(np.exp(b - z * se)),
+                        or_ci_high=float(np.exp(b + z * se)),
+                        p_vs_others=float(2 * sps.norm.sf(abs(b / se))),
+                    )
         rows.append(row)
     schema = {
         by: cells.schema[by],

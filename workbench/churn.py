@@ -21,7 +21,7 @@ the status.
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
@@ -124,6 +124,12 @@ def churn_table(
     customer's own threshold, or 0), ``days_since_last`` (``as_of - last_active``), and
     ``n_episodes`` (customer rows) or ``reactivated`` (episode rows). ``customers=`` adds the
     customer attributes.
+
+    ``as_of``: the analysis day (datetime, date or ISO string; its UTC day); data up to the end
+    of that day counts, later rows are ignored. Default: the day of the latest event (of the
+    latest period start when ``events`` is None). ``event``: event name(s) that count as
+    activity (all events by default; "purchase" for ``own_cycle``). ``grace`` applies to
+    ``subscriptions`` only.
 
     ``episodes=False`` gives the customer's whole history up to the final status: start = first
     activity, churned = the latest spell has churned (earlier gaps are reactivations, counted in
@@ -389,7 +395,3 @@ def _join_customers(out: pl.LazyFrame, customers, customer_schema, caller) -> pl
         )
     return out.join(cust, on=CUSTOMER_ID, how="left")
 
-
-def days_to_date(n: int) -> date:
-    """Integer day number -> date (inverse of the internal day numbering)."""
-    return _EPOCH + timedelta(days=int(n))

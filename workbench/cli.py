@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     data = rep.add_argument_group("data")
     data.add_argument("--data", metavar="PATH|URI",
                       help="events: CSV/Parquet file, Parquet directory or glob, or database URI")
+    data.add_argument("--table", metavar="NAME",
+                      help="events table of the database given in --data")
+    data.add_argument("--query", metavar="SQL",
+                      help="SQL returning the events, for the database given in --data")
     data.add_argument("--customers", metavar="PATH", help="customers table (channel, country, ...)")
     data.add_argument("--subscriptions", metavar="PATH", help="subscriptions table")
     data.add_argument("--campaigns", metavar="PATH", help="campaigns table (win-back sends)")
@@ -90,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--format", default="parquet", choices=["parquet", "csv"],
                      help="file format (default parquet)")
     smp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    smp.add_argument("--customers", type=int, default=6000, dest="n_customers",
+    smp.add_argument("--n-customers", type=int, default=6000, dest="n_customers",
                      metavar="N", help="number of customers (default 6000)")
     return parser
 
@@ -106,6 +110,8 @@ def _report(args) -> int:
 
     common = dict(
         data=args.data,
+        table=args.table,
+        query=args.query,
         customers=args.customers,
         subscriptions=args.subscriptions,
         campaigns=args.campaigns,
@@ -141,10 +147,6 @@ def _sample_data(args) -> int:
 
     from .datasets import load_sample
 
-    if args.n_customers < 1:
-        raise BadParameterError(
-            f"workbench sample-data: --customers {args.n_customers} must be at least 1."
-        )
     sample = load_sample(seed=args.seed, n_customers=args.n_customers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

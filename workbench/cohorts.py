@@ -15,21 +15,15 @@ import inspect
 import polars as pl
 
 from .cohorts_engine import (
-    C,
-    E,
-    K,
-    L,
-    OUTPUT_COLUMNS,
-    START,
     activity,
     count_cells,
     empty_check,
     entries,
     finish,
     last_active,
-    make_spec,
     prepare,
 )
+from .cohorts_spec import OUTPUT_COLUMNS, START, C, E, K, L, make_spec
 from .errors import BadParameterError, MissingColumnError, bad_choice
 from .periods import PERIOD_DEFINITION, index_of, to_utc
 from .schema import CUSTOMER_ID

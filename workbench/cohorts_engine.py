@@ -18,8 +18,22 @@ from datetime import datetime
 
 import polars as pl
 
+from . import cohorts_fast as fast
+from .cohorts_fast import distinct_pairs
 from .cohorts_spec import (
-    C, E, K, L, MISSING, OTHER, P, S, START, TOP, W, N, CohortSpec,
+    MISSING,
+    OTHER,
+    START,
+    TOP,
+    C,
+    CohortSpec,
+    E,
+    K,
+    L,
+    N,
+    P,
+    S,
+    W,
 )
 from .errors import BadDataError, BadParameterError, MissingColumnError, closest
 from .periods import (
@@ -151,14 +165,14 @@ def entries(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
         ent = ent.with_columns((elapsed // rolling_us(spec.period) - 1).alias(E))
     else:
         ent = ent.with_columns(pl.col(C).alias(S))
-    return _group_labels(ent, spec)
+    return _group_labels(ent.cache(), spec).cache()
 
 
 def _group_labels(ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
     """By values as strings; missing ones labelled; beyond the top_n most common -> 'other'."""
     if not spec.by:
         return ent
-    ent = ent.with_columns(pl.col(b).cast(pl.String).fill_null(MISSING) for b in spec.by)
+    ent = ent.with_columns(pl.col(b).cast(pl.String).fill_null(MISSING) for b in spec.by).cache()
     if spec.top_n is None:
         return ent
     for b in spec.by:
@@ -177,20 +191,23 @@ def _group_labels(ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
 
 
 def cohorts(ent: pl.LazyFrame, spec: CohortSpec, as_of: datetime) -> pl.LazyFrame:
-    """One row per (by..., cohort): size, the last unit in the triangle (TOP), min/max E."""
+    """One row per (by..., cohort): size, last unit of the triangle (kmax, TOP), min E."""
     g = [*spec.by, C]
     aggs = [pl.len().alias("cohort_size")]
     if spec.rolling:
         aggs += [pl.col(E).min().alias("_wb_emin"), pl.col(E).max().clip(0).alias("_wb_kmax")]
-        out = ent.group_by(g).agg(aggs)
-    else:
-        out = ent.group_by(g).agg(aggs).with_columns(
-            (index_of(as_of, spec.period) - pl.col(C)).alias("_wb_kmax")
-        )
+    return with_top(ent.group_by(g).agg(aggs), spec, as_of).cache()
+
+
+def with_top(sizes: pl.LazyFrame, spec: CohortSpec, as_of: datetime) -> pl.LazyFrame:
+    """Add the triangle's extent: kmax (as_of period - cohort) for calendar cohorts, and TOP
+    (kmax capped at max_period)."""
+    if not spec.rolling:
+        sizes = sizes.with_columns((index_of(as_of, spec.period) - pl.col(C)).alias("_wb_kmax"))
     top = pl.col("_wb_kmax")
     if spec.max_period is not None:
         top = top.clip(upper_bound=spec.max_period)
-    return out.with_columns(top.alias(TOP))
+    return sizes.with_columns(top.alias(TOP))
 
 
 # -- activity -----------------------------------------------------------------------------------
@@ -202,14 +219,14 @@ def activity(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
     weight = pl.col(N_EVENTS).sum() if inp.weighted else pl.len()
     info = ent.select(*spec.key, START, *([E] if spec.rolling else [S]))
     if not spec.rolling:
-        ret = ret.select(CUSTOMER_ID, inp.index(pl.col(TS), spec.period).alias(P),
-                         *([N_EVENTS] if inp.weighted else []))
         if spec.min_events > 1:
+            ret = ret.select(CUSTOMER_ID, inp.index(pl.col(TS), spec.period).alias(P),
+                             *([N_EVENTS] if inp.weighted else []))
             ret = ret.group_by(CUSTOMER_ID, P).agg(weight.alias(W)).filter(
                 pl.col(W) >= spec.min_events
             ).drop(W)
         else:
-            ret = ret.unique()
+            ret = distinct_pairs(ret, inp, spec)
         pairs = ret.join(info, on=CUSTOMER_ID).with_columns((pl.col(P) - pl.col(S)).alias(K))
         pairs = pairs.filter(pl.col(K) >= 0).select(*spec.key, K)
     else:
@@ -224,7 +241,7 @@ def activity(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
         pairs = pairs.select(*spec.key, K).unique()
     if spec.brackets is not None:
         pairs = _to_brackets(pairs, spec)
-    return pairs
+    return pairs.cache()
 
 
 def _to_brackets(pairs: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
@@ -307,7 +324,7 @@ def cell_grid(coh: pl.LazyFrame, spec: CohortSpec, as_of: datetime) -> pl.LazyFr
         complete = pl.col("_wb_emin") >= pl.col("_wb_need")
     else:
         complete = pl.col(C) + pl.col("_wb_need") <= last_complete_index(as_of, spec.period)
-    return grid.with_columns(complete.alias("complete"))
+    return grid.with_columns(complete.alias("complete")).cache()
 
 
 def _counts_by_need(counts: pl.LazyFrame, grid: pl.LazyFrame, g: list[str], name: str
@@ -319,6 +336,8 @@ def _counts_by_need(counts: pl.LazyFrame, grid: pl.LazyFrame, g: list[str], name
 
 def count_cells(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
     """The retention matrix before formatting: grid cells with base and retained counts."""
+    if fast.applies(inp, spec):
+        return _fast_cells(inp, spec)
     g = [*spec.by, C]
     coh = cohorts(ent, spec, inp.as_of)
     grid = cell_grid(coh, spec, inp.as_of)
@@ -349,7 +368,7 @@ def count_cells(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFram
             grid = grid.join(prev.group_by(*g, K).len("_wb_base_prev"), on=[*g, K], how="left")
             grid = grid.join(both.group_by(*g, K).len("_wb_ret_prev"), on=[*g, K], how="left")
     else:  # on_or_after: retained at k iff last active period >= k (among the elapsed)
-        last = last_active(inp, ent, spec, pairs).join(info, on=spec.key)
+        last = last_active(inp, ent, spec, pairs).join(info, on=spec.key).cache()
         upto = pl.min_horizontal(L, E) if spec.rolling else pl.col(L)
         last = last.with_columns(upto.alias("_wb_upto"))
         grid = _counts_by_need(count_at_least(last, "_wb_upto", coh, g), grid, g, "_wb_ret_total")
@@ -359,7 +378,30 @@ def count_cells(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFram
             grid = _counts_by_need(count_at_least(last, "_wb_pupto", coh, g), grid, g,
                                    "_wb_base_prev")
             grid = grid.with_columns(pl.col("_wb_ret_total").alias("_wb_ret_prev"))
+    return _reference(grid, spec)
 
+
+def _fast_cells(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
+    """count_cells for first-time calendar cohorts via the sort-based kernels."""
+    sizes, data = fast.fast_counts(inp, spec)
+    coh = with_top(sizes, spec, inp.as_of)
+    grid = cell_grid(coh, spec, inp.as_of)
+    grid = grid.with_columns(pl.col("cohort_size").alias("_wb_base_total"))
+    if spec.mode == "on":
+        grid = grid.join(data, on=[C, K], how="left")
+        prev = data.select(C, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev"))
+        grid = grid.join(prev, on=[C, K], how="left")
+    else:
+        grid = _counts_by_need(count_at_least(data, L, coh, [C]), grid, [C], "_wb_ret_total")
+        if spec.reference == "previous":
+            plus = data.with_columns((pl.col(L) + 1).alias(L))
+            grid = _counts_by_need(count_at_least(plus, L, coh, [C]), grid, [C], "_wb_base_prev")
+            grid = grid.with_columns(pl.col("_wb_ret_total").alias("_wb_ret_prev"))
+    return _reference(grid, spec)
+
+
+def _reference(grid: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
+    """base and retained for the chosen reference; period 0 always uses the whole cohort."""
     fill = [c for c in grid.collect_schema().names() if c.startswith(("_wb_ret", "_wb_base"))]
     grid = grid.with_columns(pl.col(c).fill_null(0) for c in fill)
     if spec.reference == "previous":

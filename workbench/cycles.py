@@ -144,8 +144,10 @@ def purchase_cycles(
     """
     caller = "purchase_cycles"
     lf = canonical(events, schema=schema, caller=caller)
-    if not isinstance(prior_strength, int | float) or isinstance(prior_strength, bool) or not (
-        math.isfinite(prior_strength) and prior_strength >= 0
+    if (
+        not isinstance(prior_strength, int | float)
+        or isinstance(prior_strength, bool)
+        or not (math.isfinite(prior_strength) and prior_strength >= 0)
     ):
         raise BadParameterError(
             f"{caller}: prior_strength={prior_strength!r} must be a finite number >= 0. "
@@ -188,7 +190,9 @@ def cycles_from_days(days: pl.LazyFrame, as_of_day: date, prior_strength: float)
     typical = (own + (1.0 - pl.col("own_weight")) * centre).exp()
     since = (pl.lit(as_of_day) - pl.col("last_purchase")).dt.total_days()
     return (
-        per.with_columns(mean_gap.cast(pl.Float64).alias("mean_gap_days"), weight.alias("own_weight"))
+        per.with_columns(
+            mean_gap.cast(pl.Float64).alias("mean_gap_days"), weight.alias("own_weight")
+        )
         .with_columns(typical.alias("typical_gap_days"))
         .with_columns(
             (
@@ -197,7 +201,9 @@ def cycles_from_days(days: pl.LazyFrame, as_of_day: date, prior_strength: float)
             ).alias("expected_next"),
             since.cast(pl.Int64).alias("days_since_last"),
         )
-        .with_columns((pl.col("days_since_last") / pl.col("typical_gap_days")).alias("overdue_ratio"))
+        .with_columns(
+            (pl.col("days_since_last") / pl.col("typical_gap_days")).alias("overdue_ratio")
+        )
         .select(
             CUSTOMER_ID,
             "n_purchases",

@@ -16,8 +16,9 @@ Category drop-out. For each customer and category with at least `m` purchases of
 the category cycle is (last - first category purchase) / (purchases - 1). The customer has
 dropped the category at `as_of` when the recent window of length L = max(k x cycle,
 `min_window`) holds no purchase of it and at least `min_other` purchases of other categories,
-and at least `m` of the category purchases fall in the reference window before it (the
-`reference` length before the recent window, or all history).
+and the reference window before it (the `reference` length before the recent window, or all
+history) holds at least `m` purchases of it, at least `min_share` of the customer's purchases
+there up to the last one of it; at least `min_switches` purchases of other categories followed the last one of it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -41,7 +41,7 @@ from ._leaving import (
     usual_category,
     weight,
 )
-from .errors import BadDataError, BadParameterError, WorkbenchWarning
+from .errors import BadDataError, BadParameterError
 from .schema import AMOUNT, CATEGORY, CUSTOMER_ID, EVENT, TS, EventSchema, canonical
 
 OVERDUE_DEFINITION = (
@@ -56,8 +56,9 @@ VALUE_AT_STAKE_DEFINITION = (
 )
 CATEGORY_DROPOUT_DEFINITION = (
     "Category drop-out: a customer with >= m purchases of a category in the reference window "
-    "and none in the recent window (length >= k x their own cycle in that category), who still "
-    "bought other categories in the recent window."
+    "(at least half of their purchases there, by default) and none in the recent window (length "
+    ">= k x their own cycle in that category), who still bought other categories in the recent "
+    "window (and at least 3 times since their last purchase of it, by default)."
 )
 
 
@@ -79,7 +80,7 @@ def _check_int(caller, param, value, minimum: int) -> int:
 # ----------------------------------------------------------------------------- value at stake
 def _fit_value_models(summary: pl.DataFrame, horizon_days: float, spend: str) -> pl.DataFrame:
     """p_alive, expected_purchases, expected_spend per summary row (BG/NBD + Gamma-Gamma)."""
-    from .models.bgnbd import BetaGeoNBD
+    from .models import BetaGeoNBD, GammaGamma
 
     f = summary["frequency"].to_numpy().astype(float)
     r = summary["recency"].to_numpy().astype(float)
@@ -100,10 +101,10 @@ def _fit_value_models(summary: pl.DataFrame, horizon_days: float, spend: str) ->
                 "value_at_stake: fewer than 10 customers with repeat purchases and a positive "
                 "spend, too few for the Gamma-Gamma spend model. Fix: pass spend='mean'."
             )
-        from .models import GammaGamma
-
         gg = GammaGamma().fit(summary.filter(pl.Series(ok)))
         exp_spend = np.asarray(gg.conditional_expected_average_profit(f, m), dtype=float)
+        own = summary["__mean_spend"].to_numpy().astype(float)
+        exp_spend = np.where(np.isfinite(exp_spend), exp_spend, own)  # q <= 1: no finite mean
     else:
         exp_spend = summary["__mean_spend"].to_numpy().astype(float)
     return pl.DataFrame(
@@ -280,26 +281,44 @@ def category_dropouts(
     *,
     as_of=None,
     m: int = 3,
-    k: float = 2.0,
+    k: float = 3.0,
     min_window="30d",
     reference=None,
     min_other: int = 1,
+    min_share: float = 0.5,
+    min_switches: int = 3,
     exclude_categories: tuple[str, ...] = (),
     purchase_event: str = PURCHASE,
     schema: EventSchema | None = None,
 ) -> pl.DataFrame:
     """Customers who bought a category regularly and stopped while still buying other things.
 
-    One row per (customer, dropped category): customer_id, category, category_purchases
-    (in the reference window), category_cycle_days, last_category_purchase,
-    days_since_category, recent_window_days, other_purchases_recent, gap_ratio
+    For each customer and category with at least `m` purchases of it up to `as_of`:
+
+    - category cycle = (last - first purchase of the category) / (purchases - 1), in days;
+    - recent window = the last L days before `as_of`, L = max(k x cycle, `min_window`);
+    - reference window = the `reference` length before the recent window (None: all history).
+
+    The category is dropped when the recent window holds no purchase of it and at least
+    `min_other` purchases of other categories; the reference window holds at least `m`
+    purchases of it, making at least `min_share` of the customer's purchases there up to the
+    last one of it ("bought regularly"); and at least `min_switches` purchases of other categories followed the last
+    one of it (evidence of a switch rather than a pause; 1 turns this off).
+
+    One row per (customer, dropped category): customer_id, category, category_purchases and
+    category_share (in the reference window), category_cycle_days, last_category_purchase,
+    days_since_category, recent_window_days, other_purchases_recent, switches, gap_ratio
     (days_since_category / category_cycle_days). Sorted by gap_ratio, highest first.
-    Pre-aggregated events count ``n_events``; the cycle uses timestamps as they are.
+    Pre-aggregated events count ``n_events``.
     """
     caller = "category_dropouts"
     m = _check_int(caller, "m", m, 2)
     k = _check_number(caller, "k", k)
     min_other = _check_int(caller, "min_other", min_other, 1)
+    min_switches = _check_int(caller, "min_switches", min_switches, 1)
+    min_share = _check_number(caller, "min_share", min_share, strict=False)
+    if min_share > 1:
+        raise BadParameterError(f"{caller}: min_share={min_share!r} must be a share in [0, 1].")
     floor_days = days(parse_duration(min_window, caller, "min_window")) if min_window else 0.0
     ref_days = days(parse_duration(reference, caller, "reference")) if reference else None
     lf = canonical(events, schema=schema, caller=caller, require=(CATEGORY,))
@@ -333,41 +352,45 @@ def category_dropouts(
             )
         )
         .filter(pl.col("days_since_category") >= pl.col("recent_window_days"))
+        .select(CUSTOMER_ID, pl.col(CATEGORY).alias("__dropped"), "category_cycle_days",
+                "last_category_purchase", "days_since_category", "recent_window_days")
     )
-    # Category purchases inside the reference window, which ends where the recent window starts.
-    per_cat = buys.select(CUSTOMER_ID, CATEGORY, age.alias("__age"), w.alias("__w"))
-    ref = pairs.join(per_cat, on=[CUSTOMER_ID, CATEGORY], how="inner").filter(
-        pl.col("__age") >= pl.col("recent_window_days")
-    )
+    # Every purchase of the candidate customers, placed relative to each candidate category.
+    rows = pairs.join(
+        buys.select(CUSTOMER_ID, CATEGORY, TS, age.alias("__age"), w.alias("__w")),
+        on=CUSTOMER_ID, how="inner",
+    ).with_columns((pl.col(CATEGORY) == pl.col("__dropped")).alias("__same"))
+    in_ref = pl.col("__age") >= pl.col("recent_window_days")
     if ref_days is not None:
-        ref = ref.filter(pl.col("__age") < pl.col("recent_window_days") + ref_days)
-    ref = ref.group_by(CUSTOMER_ID, CATEGORY).agg(pl.col("__w").sum().alias("category_purchases"))
-    # Purchases of other categories in the recent window.
-    other = (
-        pairs.select(CUSTOMER_ID, pl.col(CATEGORY).alias("__dropped"), "recent_window_days")
-        .join(per_cat, on=CUSTOMER_ID, how="inner")
-        .filter((pl.col(CATEGORY) != pl.col("__dropped"))
-                & (pl.col("__age") < pl.col("recent_window_days")))
-        .group_by(CUSTOMER_ID, "__dropped")
-        .agg(pl.col("__w").sum().alias("other_purchases_recent"))
-        .rename({"__dropped": CATEGORY})
+        in_ref = in_ref & (pl.col("__age") < pl.col("recent_window_days") + ref_days)
+    in_recent = pl.col("__age") < pl.col("recent_window_days")
+    other = ~pl.col("__same")
+    stats = rows.group_by(CUSTOMER_ID, "__dropped").agg(
+        pl.col("__w").filter(in_ref & pl.col("__same")).sum().alias("category_purchases"),
+        pl.col("__w").filter(in_ref & (pl.col(TS) <= pl.col("last_category_purchase")))
+        .sum().alias("__ref_all"),
+        pl.col("__w").filter(in_recent & other).sum().alias("other_purchases_recent"),
+        pl.col("__w").filter(other & (pl.col(TS) > pl.col("last_category_purchase")))
+        .sum().alias("switches"),
     )
     return (
-        pairs.join(ref, on=[CUSTOMER_ID, CATEGORY], how="inner")
-        .filter(pl.col("category_purchases") >= m)
-        .join(other, on=[CUSTOMER_ID, CATEGORY], how="inner")
-        .filter(pl.col("other_purchases_recent") >= min_other)
+        pairs.join(stats, on=[CUSTOMER_ID, "__dropped"], how="inner")
         .with_columns(
-            (pl.col("days_since_category") / pl.col("category_cycle_days")).alias("gap_ratio")
+            (pl.col("category_purchases") / pl.col("__ref_all")).alias("category_share"),
+            (pl.col("days_since_category") / pl.col("category_cycle_days")).alias("gap_ratio"),
         )
+        .filter(
+            (pl.col("category_purchases") >= m)
+            & (pl.col("category_share") >= min_share)
+            & (pl.col("other_purchases_recent") >= min_other)
+            & (pl.col("switches") >= min_switches)
+        )
+        .rename({"__dropped": CATEGORY})
         .select(
-            CUSTOMER_ID, CATEGORY, "category_purchases", "category_cycle_days",
-            "last_category_purchase", "days_since_category", "recent_window_days",
-            "other_purchases_recent", "gap_ratio",
+            CUSTOMER_ID, CATEGORY, "category_purchases", "category_share",
+            "category_cycle_days", "last_category_purchase", "days_since_category",
+            "recent_window_days", "other_purchases_recent", "switches", "gap_ratio",
         )
         .sort(["gap_ratio", CUSTOMER_ID, CATEGORY], descending=[True, False, False])
         .collect()
     )
-
-
-_ = (timedelta, WorkbenchWarning)

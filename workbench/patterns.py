@@ -64,10 +64,7 @@ def _numeric_row(name: str, x: np.ndarray, y: np.ndarray) -> dict:
     dof = n1 + n2 - 2
     pooled = np.sqrt(((n1 - 1) * s1 + (n2 - 1) * s2) / dof) if dof > 0 else 0.0
     smd = (m1 - m2) / pooled if pooled > 0 else (0.0 if m1 == m2 else np.nan)
-    if np.all(x == x[0]) and np.all(y == x[0]):
-        u, p = n1 * n2 / 2, 1.0
-    else:
-        u, p = sps.mannwhitneyu(x, y, alternative="two-sided")
+    u, p = mann_whitney(x, y)
     delta = 2 * float(u) / (n1 * n2) - 1  # P(X > Y) - P(X < Y)
     return row | {
         "churned_value": m1, "retained_value": m2, "smd": float(smd), "cliffs_delta": delta,
@@ -75,19 +72,49 @@ def _numeric_row(name: str, x: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
+def mann_whitney(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U test: (U of x, p-value), as scipy's ``mannwhitneyu``.
+
+    Small samples without ties (either group of 8 or fewer) use scipy's exact distribution;
+    otherwise the normal approximation with tie correction and continuity correction.
+    """
+    n1, n2 = len(x), len(y)
+    both = np.concatenate([x, y])
+    ranks = sps.rankdata(both)
+    u1 = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2)
+    _, counts = np.unique(both, return_counts=True)
+    ties = counts.size < both.size
+    if counts.size == 1:
+        return u1, 1.0
+    if min(n1, n2) <= 8 and not ties:
+        res = sps.mannwhitneyu(x, y, alternative="two-sided")
+        return float(res.statistic), float(res.pvalue)
+    n = n1 + n2
+    mu = n1 * n2 / 2
+    tie_term = float(np.sum(counts.astype(float) ** 3 - counts)) / (n * (n - 1))
+    sd = np.sqrt(n1 * n2 / 12 * ((n + 1) - tie_term))
+    z = (max(u1, n1 * n2 - u1) - mu - 0.5) / sd
+    return u1, float(min(1.0, 2 * sps.norm.sf(z)))
+
+
 def _mean(a: np.ndarray):
     return float(np.mean(a)) if len(a) else None
 
 
-def _categorical_row(name: str, values: pl.Series, churned: np.ndarray) -> dict:
-    vals = values.cast(pl.String).fill_null("(missing)").to_numpy()
-    levels = sorted(set(vals.tolist()))
+def _categorical_row(name: str, values: pl.Series, churned: np.ndarray) -> dict | None:
+    vals = np.array(["(missing)" if v is None else str(v) for v in values.to_list()])
+    levels, code = np.unique(vals, return_inverse=True)
+    levels = levels.tolist()
     n1, n2 = int(churned.sum()), int((~churned).sum())
     row = {"feature": name, "kind": "categorical", "n_churned": n1, "n_retained": n2}
-    table = np.array([[np.sum((vals == lv) & churned), np.sum((vals == lv) & ~churned)]
-                      for lv in levels], dtype=float)
-    if len(levels) < 2 or n1 == 0 or n2 == 0:
-        return row | {"test": "chi-square", "level": levels[0] if levels else None}
+    table = np.column_stack([
+        np.bincount(code[churned], minlength=len(levels)),
+        np.bincount(code[~churned], minlength=len(levels)),
+    ]).astype(float)
+    if len(levels) < 2:
+        return None  # no variation
+    if n1 == 0 or n2 == 0:
+        return row | {"test": "chi-square", "level": levels[0]}
     share1, share2 = table[:, 0] / n1, table[:, 1] / n2
     diffs = share1 - share2
     top = int(np.argmax(np.round(np.abs(diffs), 12)))  # ties: the first level
@@ -138,9 +165,9 @@ def compare_groups(
                 continue
             rows.append(_numeric_row(name, a[ok & g], a[ok & ~g]))
         elif s.dtype in (pl.String, pl.Boolean, pl.Categorical) or isinstance(s.dtype, pl.Enum):
-            if s.n_unique() < 2:
-                continue
-            rows.append(_categorical_row(name, s, g))
+            row = _categorical_row(name, s, g)
+            if row is not None:
+                rows.append(row)
     table = pl.DataFrame(rows, schema=_TABLE_SCHEMA) if rows else pl.DataFrame(
         schema=_TABLE_SCHEMA
     )

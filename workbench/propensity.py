@@ -211,18 +211,22 @@ class ChurnPropensity:
         )
 
 
+def _with_constant(x: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones(x.shape[0]), x])
+
+
 def _fit_logit(y: np.ndarray, x: np.ndarray):
     """statsmodels Logit; terms behind quasi-separation (standard error > 50 on the
     standardised scale) are dropped and the model refit. Returns (fit, kind, kept columns)."""
-    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import Logit
 
     keep = list(range(x.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is reported in params instead
         for _ in range(8):
-            xc = sm.add_constant(x[:, keep], has_constant="add")
+            xc = _with_constant(x[:, keep])
             try:
-                res = sm.Logit(y, xc).fit(disp=0, maxiter=50)
+                res = Logit(y, xc).fit(disp=0, maxiter=35)
             except (np.linalg.LinAlgError, ValueError):
                 break
             bse = np.asarray(res.bse, dtype=float)
@@ -234,9 +238,9 @@ def _fit_logit(y: np.ndarray, x: np.ndarray):
             worst = int(np.argmax(se))  # drop one term at a time, the least determined first
             keep = [k for i, k in enumerate(keep) if i != worst]
         keep = list(range(x.shape[1]))
-        xc = sm.add_constant(x, has_constant="add")
+        xc = _with_constant(x)
         alpha = np.r_[0.0, np.full(x.shape[1], 1.0)]
-        res = sm.Logit(y, xc).fit_regularized(method="l1", alpha=alpha, disp=0)
+        res = Logit(y, xc).fit_regularized(method="l1", alpha=alpha, disp=0)
     return res, "logit (L1-regularised: the plain fit did not converge)", keep
 
 
@@ -254,9 +258,7 @@ def _fit_cox(durations: np.ndarray, events: np.ndarray, x: np.ndarray, names: li
 
 def _predict(model: str, fit, x: np.ndarray, names, horizon_days: float) -> np.ndarray:
     if model == "logit":
-        import statsmodels.api as sm
-
-        return np.asarray(fit.predict(sm.add_constant(x, has_constant="add")), dtype=float)
+        return np.asarray(fit.predict(_with_constant(x)), dtype=float)
     import pandas as pd
 
     df = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])])

@@ -269,18 +269,24 @@ def churn_curves(
     by = as_list(by, caller, "by")
     z_value(level, caller=caller)
     hz = _horizons(horizons, caller)
-    if not isinstance(rmst_horizon, int | float) or isinstance(rmst_horizon, bool) or not (
-        rmst_horizon > 0 and math.isfinite(rmst_horizon)
+    if (
+        not isinstance(rmst_horizon, int | float)
+        or isinstance(rmst_horizon, bool)
+        or not (rmst_horizon > 0 and math.isfinite(rmst_horizon))
     ):
         raise BadParameterError(
             f"{caller}: rmst_horizon={rmst_horizon!r} must be a positive number of days."
         )
-    agg = aggregate(table, by=by, duration=duration, churned=churned, weights=weights, caller=caller)
+    agg = aggregate(
+        table, by=by, duration=duration, churned=churned, weights=weights, caller=caller
+    )
     if agg.height == 0:
         raise BadDataError(f"{caller}: the table has no rows. Fix: pass a non-empty churn table.")
-    agg = agg.rename({duration: DURATION, churned: CHURNED}) if duration != DURATION or (
-        churned != CHURNED
-    ) else agg
+    agg = (
+        agg.rename({duration: DURATION, churned: CHURNED})
+        if duration != DURATION or (churned != CHURNED)
+        else agg
+    )
 
     curves, summary, at_h, small = [], [], [], []
     for key in group_keys(agg, by):
@@ -418,9 +424,7 @@ def logrank_table(agg: pl.DataFrame, by: list[str], keys: list[tuple], *, pairwi
             for i, a in enumerate(keys):
                 for b in keys[i + 1 :]:
                     ia, ib = parts[a], parts[b]
-                    r = logrank_test(
-                        d[ia], d[ib], e[ia], e[ib], weights_A=w[ia], weights_B=w[ib]
-                    )
+                    r = logrank_test(d[ia], d[ib], e[ia], e[ib], weights_A=w[ia], weights_B=w[ib])
                     rows.append(
                         {
                             "test": "pairwise",

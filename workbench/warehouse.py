@@ -357,6 +357,7 @@ class _Postgres:
         except psycopg.Error as exc:
             raise self._connect_error(exc, parts) from None
         self.secrets += (self.conn.info.password or "",)
+        self.conn.execute("SET TIME ZONE 'UTC'")  # timestamptz values arrive as UTC
 
     def _connect_error(self, exc, parts) -> DataSourceError:
         msg = _scrub(str(exc), self.secrets)

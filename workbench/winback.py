@@ -162,7 +162,8 @@ def winback_targets(
 
     caller = "winback_targets"
     high_risk = check_fraction(caller, "high_risk", high_risk)
-    high_value_quantile = check_fraction(caller, "high_value_quantile", high_value_quantile)
+    high_value_quantile = check_fraction(caller, "high_value_quantile", high_value_quantile,
+                                         closed=True)
     if model not in ("bgnbd", None):
         from .errors import bad_choice
 

@@ -15,6 +15,8 @@ from ..errors import WorkbenchWarning, closest
 from ..schema import CUSTOMER_ID, _to_lazy
 
 _LOG_BOUND = 18.0  # parameters are searched within exp(+-18)
+_WARM_ROWS = 40_000  # above this many distinct rows, start from a subsample fit
+_WARM_CUSTOMERS = 20_000
 
 
 def _as_frame(rfm, caller: str) -> pl.DataFrame:
@@ -81,9 +83,16 @@ def check_rfm(frequency, recency, T, caller: str, *, discrete: bool = False) -> 
 
 def collapse(columns: dict[str, np.ndarray], weights: np.ndarray) -> tuple[dict, np.ndarray]:
     """Merge identical rows into one row carrying the summed weight."""
-    frame = pl.DataFrame({**columns, "__w": weights}).filter(pl.col("__w") > 0)
-    grouped = frame.group_by(list(columns)).agg(pl.col("__w").sum()).sort(list(columns))
-    return {c: grouped[c].to_numpy() for c in columns}, grouped["__w"].to_numpy()
+    grouped = (
+        pl.LazyFrame({**columns, "__w": weights})
+        .filter(pl.col("__w") > 0)
+        .group_by(list(columns))
+        .agg(pl.col("__w").sum())
+        .collect(engine="streaming")  # several times faster than the in-memory engine here
+    )
+    out = {c: grouped[c].to_numpy() for c in columns}
+    order = np.lexsort([out[c] for c in reversed(list(columns))])  # a fixed row order
+    return {c: v[order] for c, v in out.items()}, grouped["__w"].to_numpy()[order]
 
 
 def factorize(*arrays: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -98,6 +107,12 @@ def factorize(*arrays: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         u[codes] = a
         uniques.append(u)
     return uniques, codes
+
+
+def dot(a, b) -> float:
+    """Inner product of two 1-D arrays, without BLAS (whose threads make long vector products
+    slow on a busy machine)."""
+    return float(np.multiply(a, b).sum())
 
 
 def as_array(*values):
@@ -116,8 +131,8 @@ def scalar_or_array(value: np.ndarray, *inputs):
 class CustomerModel:
     """Base of the models: maximum likelihood on log parameters with weighted (collapsed) rows.
 
-    Subclasses define ``_PARAMS`` (natural-scale names), ``_prepare(frame, weights)`` returning
-    the data object, ``_loglik(params, data)`` (total log-likelihood) and optionally
+    Subclasses define ``_PARAMS`` (natural-scale names), ``_prepare(columns, weights)`` returning
+    the data object (from collapsed rows), ``_loglik(params, data)`` (total log-likelihood) and optionally
     ``_loglik_grad(params, data)`` (it and its gradient on the natural scale, in one pass), and
     ``_start(data)``.
     """
@@ -167,30 +182,29 @@ class CustomerModel:
     def _loglik_grad(self, params, data):  # pragma: no cover - overridden where available
         raise NotImplementedError
 
-    def _maximize(self, data, start, n_total: float):
-        """Minimise the mean negative log-likelihood over log parameters; then Newton-polish."""
-        scale = float(n_total)
-        theta0 = np.log(np.asarray(start, dtype=float))
+    def _bfgs(self, data, theta0, scale, hess_inv=None):
+        # Moderate tolerances: Newton steps with the exact Hessian finish the job (_polish).
         if self._has_gradient():
-            fun, jac, gtol = self._objective_grad, True, 1e-9
+            fun, jac, gtol = self._objective_grad, True, 1e-7
         else:
-            # Finite-difference gradients cannot meet tight tolerances; Newton steps finish.
             fun, jac, gtol = self._objective, None, 1e-6
         # BFGS rather than L-BFGS-B: the latter's BLAS calls are slow when threads compete.
-        res = optimize.minimize(
+        return optimize.minimize(
             fun, theta0, args=(data, scale), jac=jac, method="BFGS",
-            options={"maxiter": 2000, "gtol": gtol},
+            options={"maxiter": 2000, "gtol": gtol, "hess_inv0": hess_inv},
         )
+
+    def _maximize(self, data, theta0, n_total: float, hess_inv=None):
+        """Minimise the mean negative log-likelihood over log parameters; then Newton-polish."""
+        scale = float(n_total)
+        res = self._bfgs(data, theta0, scale, hess_inv)
         if not self._gradient_small(res.x, data, scale, 1e-4):
             # A restart from the Nelder-Mead optimum rescues the rare line-search failure.
             nm = optimize.minimize(
                 self._objective, res.x, args=(data, scale), method="Nelder-Mead",
                 options={"maxiter": 5000, "xatol": 1e-10, "fatol": 1e-14},
             )
-            res = optimize.minimize(
-                fun, nm.x, args=(data, scale), jac=jac, method="BFGS",
-                options={"maxiter": 2000, "gtol": gtol},
-            )
+            res = self._bfgs(data, nm.x, scale)
         theta = np.asarray(res.x, dtype=float)
         hessian = self._hessian(theta, data)
         theta, hessian = self._polish(theta, hessian, data, scale)
@@ -258,10 +272,10 @@ class CustomerModel:
     def _polish(self, theta, hessian, data, scale):
         """Up to three Newton steps from the optimiser's answer (they tighten the last digits).
 
-        The steps are tiny, so the Hessian is computed once more only if a step was taken.
+        The Hessian is computed again only if the steps moved the estimate noticeably.
         """
         best = self._total(theta, data)
-        moved = False
+        start = theta
         for _ in range(3):
             g = self._grad_theta(theta, data)
             if not (np.all(np.isfinite(g)) and np.all(np.isfinite(hessian))):
@@ -274,10 +288,10 @@ class CustomerModel:
             value = self._total(candidate, data)
             if not np.isfinite(value) or value < best - 1e-12 * abs(best):
                 break
-            theta, best, moved = candidate, max(value, best), True
-            if np.max(np.abs(step)) < 1e-9:
+            theta, best = candidate, max(value, best)
+            if np.max(np.abs(step)) < 1e-8:
                 break
-        if moved:
+        if np.max(np.abs(theta - start)) > 1e-4:
             hessian = self._hessian(theta, data)
         return theta, hessian
 
@@ -315,10 +329,29 @@ class CustomerModel:
                 stacklevel=3,
             )
 
-    def _run_fit(self, data, n_total: float, n_rows: int):
-        self._data = data
-        self._scale = float(n_total)
-        theta, hessian, converged = self._maximize(data, self._start(data), n_total)
+    def _run_fit(self, cols: dict, w: np.ndarray):
+        """Fit on collapsed rows `cols` with weights `w`.
+
+        With many distinct rows, a fit on a random subsample of about 20,000 customers first
+        gives the starting point and the curvature, so the full data is visited a few times only.
+        """
+        n_total, n_rows = float(w.sum()), len(w)
+        data = self._data = self._prepare(cols, w)
+        self._scale = n_total
+        theta0, hess_inv = np.log(np.asarray(self._start(data), dtype=float)), None
+        if n_rows > _WARM_ROWS:
+            rng = np.random.default_rng(0)
+            ws = rng.poisson(w * min(1.0, _WARM_CUSTOMERS / n_total)).astype(float)
+            keep = ws > 0
+            sub = self._prepare({k: v[keep] for k, v in cols.items()}, ws[keep])
+            res = self._bfgs(sub, theta0, ws.sum())
+            if np.all(np.isfinite(res.x)):
+                theta0 = res.x
+                curvature = -self._hessian(theta0, sub) / ws.sum()
+                if np.all(np.isfinite(curvature)) and np.all(np.linalg.eigvalsh(curvature) > 0):
+                    hess_inv = np.linalg.inv(curvature)
+                    hess_inv = (hess_inv + hess_inv.T) / 2
+        theta, hessian, converged = self._maximize(data, theta0, n_total, hess_inv)
         self._finish(theta, hessian, converged, n_total, n_rows)
         return self
 
@@ -394,8 +427,7 @@ class TransactionModel(CustomerModel):
             )
         cols, w = collapse({"x": x, "tx": tx, "T": T}, w)
         self._fit_stats = {"max_frequency": int(x.max()), "max_T": float(T.max())}
-        data = self._prepare(cols["x"], cols["tx"], cols["T"], w)
-        return self._run_fit(data, w.sum(), len(w))
+        return self._run_fit(cols, w)
 
     def _start(self, data):
         x, T, w = data["x"], data["T"], data["w"]

@@ -16,6 +16,7 @@ from ._base import (
     as_array,
     check_rfm,
     collapse,
+    dot,
     scalar_or_array,
 )
 
@@ -70,13 +71,16 @@ class BetaGeoBetaBinom(CustomerModel):
                     f"or rebuild the table."
                 )
         cols, w = collapse({"x": x, "tx": tx, "n": n}, w)
-        return self._run_fit({**cols, "w": w}, w.sum(), len(w))
+        return self._run_fit(cols, w)
+
+    def _prepare(self, cols, w):
+        return {**cols, "w": w}
 
     def _start(self, data):
         return (1.0, 1.0, 1.0, 1.0)
 
     def _loglik(self, params, d):
-        return float(d["w"] @ _loglik_rows(params, d["x"], d["tx"], d["n"]))
+        return float(dot(d["w"], _loglik_rows(params, d["x"], d["tx"], d["n"])))
 
     # -- predictions ---------------------------------------------------------------------------
     def conditional_probability_alive(self, frequency, recency, periods, *, m_periods_in_future=0):

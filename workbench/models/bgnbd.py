@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from ._base import TransactionModel, as_array, factorize, scalar_or_array
+from ._base import TransactionModel, as_array, dot, factorize, scalar_or_array
 
 BGNBD_DEFINITION = (
     "BG/NBD: each customer buys at a personal Poisson rate while active (rates vary as "
@@ -38,45 +38,55 @@ class BetaGeoNBD(TransactionModel):
     def _default_start(self, alpha):
         return (1.0, alpha, 1.0, 1.0)
 
-    def _prepare(self, x, tx, T, w):
+    def _prepare(self, cols, w):
+        x, tx, T = cols["x"], cols["tx"], cols["T"]
         (ux,), inv = factorize(x)
+        (uT,), iT = factorize(T)
+        # Only rows that may have left carry a per-row term: repeat customers (all for MBG/NBD).
+        rows = x > 0 if self._SHIFT == 0 else np.ones(len(x), dtype=bool)
+        (utx,), itx = factorize(tx[rows])
         return {
-            "x": x, "tx": tx, "T": T, "w": w, "ux": ux, "inv": inv,
-            "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
-            "repeat": x > 0 if self._SHIFT == 0 else np.ones(len(x), dtype=bool),
+            "x": x, "T": T, "w": w, "ux": ux, "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
+            "uT": uT, "WT": np.bincount(iT, weights=w), "WxT": np.bincount(iT, weights=w * x),
+            "utx": utx, "row_x": x[rows], "row_w": w[rows], "row_inv": inv[rows],
+            "row_iT": iT[rows], "row_itx": itx,
         }
 
     def _loglik(self, p, d):
         return self._loglik_grad(p, d, gradient=False)[0]
 
     def _loglik_grad(self, p, d, gradient=True):
+        # Per customer: log[(alpha+T)^-(r+x) + [may have left] a/(b+x-1+k) (alpha+t_x)^-(r+x)]
+        #   = -(r+x) log(alpha+T) + softplus(odds), odds = log-odds of having left,
+        # plus terms in x alone; k = 0 (BG/NBD) or 1 (MBG/NBD).
         r, alpha, a, b = p
         k = self._SHIFT
-        x, ux, w, Wx, inv = d["x"], d["ux"], d["w"], d["Wx"], d["inv"]
+        ux, Wx, uT, WT, WxT = d["ux"], d["Wx"], d["uT"], d["WT"], d["WxT"]
+        x, w, inv = d["row_x"], d["row_w"], d["row_inv"]
         ab_x = a + b + ux + k
+        bx = b + np.maximum(ux, 1 - k) - 1 + k
         head = (
             gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
             + gammaln(a + b) + gammaln(b + ux + k) - gammaln(b) - gammaln(ab_x)
         )
-        # Per row: log[(alpha+T)^-(r+x) + [repeat] a/(b+x-1+k) (alpha+t_x)^-(r+x)]
-        #        = -(r+x) log(alpha+T) + softplus(d), d = log-odds of having left.
-        bx = b + np.maximum(ux, 1 - k) - 1 + k
-        log_T = np.log(alpha + d["T"])
-        log_tx = np.log(alpha + d["tx"])
+        log_uT = np.log(alpha + uT)
+        log_T = log_uT[d["row_iT"]]
+        log_tx = np.log(alpha + d["utx"])[d["row_itx"]]
         rx = r + x
-        odds = np.where(d["repeat"], rx * (log_T - log_tx) + (np.log(a) - np.log(bx))[inv], -np.inf)
-        ll = float(Wx @ head - (w * rx) @ log_T + w @ np.logaddexp(0.0, odds))
+        odds = rx * (log_T - log_tx) + (np.log(a) - np.log(bx))[inv]
+        ll = float(dot(Wx, head) - dot(r * WT + WxT, log_uT) + dot(w, np.logaddexp(0.0, odds)))
         if not gradient:
             return ll, None
         left = w * expit(odds)  # weight x P(left | history)
-        d_r = Wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - w @ log_T
-        d_r += left @ (log_T - log_tx)
-        d_alpha = Wx.sum() * r / alpha - (w * rx) @ (1 / (alpha + d["T"]))
-        d_alpha += (left * rx) @ (1 / (alpha + d["T"]) - 1 / (alpha + d["tx"]))
+        inv_T = 1 / (alpha + d["uT"])
+        d_r = dot(Wx, digamma(r + ux) - digamma(r) + np.log(alpha)) - dot(WT, log_uT)
+        d_r += dot(left, log_T - log_tx)
+        d_alpha = Wx.sum() * r / alpha - dot(r * WT + WxT, inv_T)
+        d_alpha += dot(left * rx, inv_T[d["row_iT"]] - (1 / (alpha + d["utx"]))[d["row_itx"]])
         left_x = np.bincount(inv, weights=left, minlength=len(ux))
-        d_a = Wx @ (digamma(a + b) - digamma(ab_x)) + left_x.sum() / a
-        d_b = Wx @ (digamma(a + b) + digamma(b + ux + k) - digamma(b) - digamma(ab_x))
-        d_b -= left_x @ (1 / bx)
+        d_a = dot(Wx, digamma(a + b) - digamma(ab_x)) + left_x.sum() / a
+        d_b = dot(Wx, digamma(a + b) + digamma(b + ux + k) - digamma(b) - digamma(ab_x))
+        d_b -= dot(left_x, 1 / bx)
         return ll, np.array([d_r, d_alpha, d_a, d_b])
 
     # -- predictions ---------------------------------------------------------------------------

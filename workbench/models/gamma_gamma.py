@@ -20,6 +20,8 @@ from ._base import (
     _weights,
     as_array,
     collapse,
+    dot,
+    factorize,
     scalar_or_array,
 )
 
@@ -85,8 +87,18 @@ class GammaGamma(CustomerModel):
                 f"mean spend; found {int(keep.sum())}. Fix: use a longer observation period."
             )
         cols, wc = collapse({"x": x[keep], "m": m[keep]}, w[keep])
-        data = {**cols, "w": wc, "logm": np.log(cols["m"]), "logx": np.log(cols["x"])}
-        return self._run_fit(data, wc.sum(), len(wc))
+        return self._run_fit(cols, wc)
+
+    def _prepare(self, cols, w):
+        x, m = cols["x"], cols["m"]
+        (ux,), inv = factorize(x)
+        logm, logx = np.log(m), np.log(x)
+        return {
+            "x": x, "m": m, "w": w, "ux": ux, "inv": inv,
+            "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
+            # parameter-free sums of the log-likelihood
+            "s_logm": dot(w, logm), "s_xlogm": dot(w * x, logm), "s_xlogx": dot(w * x, logx),
+        }
 
     def _start(self, data):
         mean = float(np.average(data["m"], weights=data["w"]))
@@ -96,21 +108,25 @@ class GammaGamma(CustomerModel):
         return self._loglik_grad(params, d, gradient=False)[0]
 
     def _loglik_grad(self, params, d, gradient=True):
+        # Per customer: lnG(px+q) - lnG(px) - lnG(q) + q ln(gamma) + (px-1) ln(m) + px ln(x)
+        #               - (px+q) ln(gamma + m x); the special functions depend on x only.
         p, q, g = params
-        x, m, w = d["x"], d["m"], d["w"]
-        px = p * x
+        x, m, w, ux, Wx = d["x"], d["m"], d["w"], d["ux"], d["Wx"]
+        pux = p * ux
         log_gmx = np.log(g + m * x)
+        wx_log = dot(w * x, log_gmx)
+        w_log = dot(w, log_gmx)
         ll = (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-            + (px - 1) * d["logm"] + px * d["logx"] - (px + q) * log_gmx
+            dot(Wx, gammaln(pux + q) - gammaln(pux) - gammaln(q) + q * np.log(g))
+            + p * d["s_xlogm"] - d["s_logm"] + p * d["s_xlogx"] - p * wx_log - q * w_log
         )
         if not gradient:
-            return float(w @ ll), None
-        psi = digamma(px + q)
-        d_p = w @ (x * (psi - digamma(px) + d["logm"] + d["logx"] - log_gmx))
-        d_q = w @ (psi - digamma(q) + np.log(g) - log_gmx)
-        d_g = w @ (q / g - (px + q) / (g + m * x))
-        return float(w @ ll), np.array([d_p, d_q, d_g])
+            return float(ll), None
+        psi = digamma(pux + q)
+        d_p = dot(Wx, ux * (psi - digamma(pux))) + d["s_xlogm"] + d["s_xlogx"] - wx_log
+        d_q = dot(Wx, psi - digamma(q) + np.log(g)) - w_log
+        d_g = Wx.sum() * q / g - dot(w * (p * x + q), 1 / (g + m * x))
+        return float(ll), np.array([d_p, d_q, d_g])
 
     @property
     def population_mean_spend(self) -> float:

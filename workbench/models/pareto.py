@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, gammaln, hyp2f1
 
-from ._base import TransactionModel, as_array, factorize, scalar_or_array
+from ._base import TransactionModel, as_array, dot, factorize, scalar_or_array
 
 PARETO_DEFINITION = (
     "Pareto/NBD: each customer buys at a personal Poisson rate while active (rates vary as "
@@ -51,7 +51,8 @@ class ParetoNBD(TransactionModel):
     def _default_start(self, alpha):
         return (1.0, alpha, 1.0, alpha)
 
-    def _prepare(self, x, tx, T, w):
+    def _prepare(self, cols, w):
+        x, tx, T = cols["x"], cols["tx"], cols["T"]
         (ux,), inv = factorize(x)
         (px1, pt1), i1 = factorize(x, tx)
         (px2, pt2), i2 = factorize(x, T)
@@ -71,7 +72,7 @@ class ParetoNBD(TransactionModel):
         log_f2 = _log_term(r, alpha, s, beta, px2, pt2)[i2]
         b1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
         b2 = np.log(s) - np.log(r + s + x) + _log_a0(log_f1, log_f2)
-        return float(d["Wx"] @ head + d["w"] @ np.logaddexp(b1, b2))
+        return float(dot(d["Wx"], head) + dot(d["w"], np.logaddexp(b1, b2)))
 
     # -- predictions ---------------------------------------------------------------------------
     def _log_odds_left(self, x, tx, T):

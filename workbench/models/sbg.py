@@ -52,6 +52,9 @@ class ShiftedBetaGeometric:
     Fitted attributes: ``params_`` {"alpha", "beta"}, ``standard_errors_`` (from the
     observed information, natural scale), ``log_likelihood_``, ``n_customers_``,
     ``summary`` (a tidy frame with intervals computed on the log scale, so they stay positive).
+    The interval level is ``level`` (not ``alpha``, which here names a model parameter).
+    Very large alpha and beta (e.g. above 1e4) mean no detectable heterogeneity:
+    constant retention beta / (alpha + beta), i.e. a geometric lifetime.
     """
 
     def __init__(self, *, level: float = 0.95):
@@ -75,30 +78,39 @@ class ShiftedBetaGeometric:
         self._data = (t, e, w)
 
         def nll(x):
-            return -_loglik(math.exp(x[0]), math.exp(x[1]), t, e, w)
+            a, b = _unlog(x)
+            return -_loglik(a, b, t, e, w)
 
         def grad(x):
-            a, b = math.exp(x[0]), math.exp(x[1])
+            a, b = _unlog(x)
             g = _gradient(a, b, t, e, w)
-            return -np.array([g[0] * a, g[1] * b])
+            return -g * np.array([a, b])
+
+        def hess(x):
+            # chain rule on log parameters: H_x = D H D + diag(g * theta), D = diag(theta)
+            a, b = _unlog(x)
+            theta = np.array([a, b])
+            h = _hessian(a, b, t, e, w) * np.outer(theta, theta)
+            h[np.diag_indices(2)] += _gradient(a, b, t, e, w) * theta
+            return -h
 
         best = None
-        for start in ((0.0, 0.0), (-1.0, 1.0), (1.0, 2.0)):
-            res = optimize.minimize(nll, np.array(start), jac=grad, method="L-BFGS-B",
-                                    bounds=[(-12, 12), (-12, 12)])
+        for start in ((0.0, 0.0), (-1.0, 1.0), (1.0, 3.0)):
+            res = optimize.minimize(nll, np.array(start), jac=grad, hess=hess, method="trust-exact")
             if best is None or res.fun < best.fun:
                 best = res
-        a, b = math.exp(best.x[0]), math.exp(best.x[1])
+        a, b = _unlog(best.x)
         self.params_ = {"alpha": a, "beta": b}
         self.log_likelihood_ = float(-best.fun)
         self.n_customers_ = float(w.sum())
         self.converged_ = bool(best.success)
         hess = _hessian(a, b, t, e, w)
         try:
-            cov = np.linalg.inv(-hess)
-            se = np.sqrt(np.diag(cov))
+            var = np.diag(np.linalg.inv(-hess))
         except np.linalg.LinAlgError:
-            se = np.array([np.nan, np.nan])
+            var = np.array([np.nan, np.nan])
+        # no curvature (e.g. alpha, beta running off to infinity): no standard errors
+        se = np.where(np.isfinite(var) & (var > 0), np.sqrt(np.abs(var)), np.nan)
         self.standard_errors_ = {"alpha": float(se[0]), "beta": float(se[1])}
         return self
 
@@ -111,7 +123,7 @@ class ShiftedBetaGeometric:
 
     @property
     def summary(self) -> pl.DataFrame:
-        """param, estimate, se, ci_low, ci_high (log-scale interval), plus the log-likelihood."""
+        """param, estimate, se, ci_low, ci_high (Wald interval on the log scale, at ``level``)."""
         self._check()
         z = z_value(self.level)
         rows = []
@@ -121,7 +133,7 @@ class ShiftedBetaGeometric:
             rows.append((name, est, se, est * math.exp(-half), est * math.exp(half)))
         return pl.DataFrame(
             rows, schema=["param", "estimate", "se", "ci_low", "ci_high"], orient="row"
-        ).with_columns(pl.lit(self.log_likelihood_).alias("log_likelihood"))
+        )
 
     # -- predictions -----------------------------------------------------------------------------
 
@@ -169,7 +181,10 @@ class ShiftedBetaGeometric:
         """
         a, b = self._check()
         d = _rate(discount_rate, "discounted_expected_lifetime")
-        return float(special.hyp2f1(1.0, b, a + b, 1.0 / (1.0 + d)))
+        out = float(special.hyp2f1(1.0, b, a + b, 1.0 / (1.0 + d)))
+        if math.isfinite(out):
+            return out
+        return 1.0 + float(self._discounted_sum(d, 1)) / (1.0 + d)  # S(0) + x * DERL(n=1)
 
     def discounted_expected_residual_lifetime(self, discount_rate: float, renewals: int = 0):
         """DERL for a customer who has made ``renewals`` renewals and is at the end of period
@@ -189,8 +204,30 @@ class ShiftedBetaGeometric:
                 "discounted_expected_residual_lifetime: renewals must be whole numbers >= 0."
             )
         ratio = (b + n - 1) / (a + b + n - 1)
-        out = ratio * special.hyp2f1(1.0, b + n, a + b + n, 1.0 / (1.0 + d))
+        out = np.asarray(ratio * special.hyp2f1(1.0, b + n, a + b + n, 1.0 / (1.0 + d)))
+        bad = ~np.isfinite(out)
+        if bad.any():  # 2F1 fails for huge alpha, beta: sum the series instead
+            out = np.where(bad, self._discounted_sum(d, n), out)
         return float(out) if np.ndim(out) == 0 else out
+
+    def _discounted_sum(self, d: float, n) -> np.ndarray:
+        """sum_{t>=n} S(t) / S(n-1) / (1+d)^(t-n), summed until the terms are negligible."""
+        n = np.atleast_1d(np.asarray(n, dtype=float))
+        steps = int(math.ceil(40.0 / math.log1p(d))) + 1
+        k = np.arange(steps, dtype=float)
+        out = np.array(
+            [
+                np.sum(
+                    np.exp(
+                        np.log(self.survival(m + k))
+                        - np.log(self.survival(m - 1))
+                        - k * math.log1p(d)
+                    )
+                )
+                for m in n
+            ]
+        )
+        return out if out.size > 1 else out[0]
 
     def __repr__(self) -> str:
         if self.params_ is None:
@@ -200,6 +237,11 @@ class ShiftedBetaGeometric:
             f"<ShiftedBetaGeometric: alpha={p['alpha']:.4g}, beta={p['beta']:.4g}, "
             f"LL={self.log_likelihood_:.2f}, n={self.n_customers_:g}>"
         )
+
+
+def _unlog(x) -> tuple[float, float]:
+    """Log parameters -> (alpha, beta), kept within e^-30..e^30 so the search cannot overflow."""
+    return math.exp(min(max(x[0], -30.0), 30.0)), math.exp(min(max(x[1], -30.0), 30.0))
 
 
 def _rate(d, caller) -> float:
@@ -255,8 +297,12 @@ def _from_durations(durations, event_observed, weights, caller):
         )
     if not (w * e).sum() > 0:
         raise BadDataError(f"{caller}: no churned customers, so churn cannot be estimated.")
-    keep = w > 0
-    return t[keep], e[keep], w[keep]
+    # customers with the same (duration, status) enter the likelihood once, with their count
+    key = t * 2 + e
+    uniq, inv = np.unique(key, return_inverse=True)
+    counts = np.bincount(inv, weights=w)
+    keep = counts > 0
+    return (uniq // 2)[keep], (uniq % 2 == 1)[keep], counts[keep]
 
 
 def _loglik(a, b, t, e, w) -> float:
@@ -314,7 +360,6 @@ def observed_survival(t, e, w, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         s *= 1 - d / n
         surv[k] = s
     return surv, at_risk
-
 
 
 # -- one model per cohort ----------------------------------------------------------------------

@@ -8,8 +8,18 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -61,42 +71,84 @@ def survival_curves(result, *, show_ci: bool = True, reference_lines: bool = Fal
         ]
         if show_ci:
             fig.add_trace(
-                go.Scatter(x=x, y=hi, line={"width": 0, "shape": "hv"}, hoverinfo="skip",
-                           showlegend=False, legendgroup=name),
-                row=1, col=1,
+                go.Scatter(
+                    x=x,
+                    y=hi,
+                    line={"width": 0, "shape": "hv"},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=name,
+                ),
+                row=1,
+                col=1,
             )
             fig.add_trace(
-                go.Scatter(x=x, y=lo, line={"width": 0, "shape": "hv"}, fill="tonexty",
-                           fillcolor=_rgba(color, 0.18), hoverinfo="skip", showlegend=False,
-                           legendgroup=name, name=f"{name} {level:.0%} interval"),
-                row=1, col=1,
+                go.Scatter(
+                    x=x,
+                    y=lo,
+                    line={"width": 0, "shape": "hv"},
+                    fill="tonexty",
+                    fillcolor=_rgba(color, 0.18),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=name,
+                    name=f"{name} {level:.0%} interval",
+                ),
+                row=1,
+                col=1,
             )
         fig.add_trace(
-            go.Scatter(x=x, y=s, name=name, legendgroup=name, line={"color": color, "shape": "hv"},
-                       hovertext=hover, hoverinfo="text", mode="lines"),
-            row=1, col=1,
+            go.Scatter(
+                x=x,
+                y=s,
+                name=name,
+                legendgroup=name,
+                line={"color": color, "shape": "hv"},
+                hovertext=hover,
+                hoverinfo="text",
+                mode="lines",
+            ),
+            row=1,
+            col=1,
         )
         tt = np.asarray(x)
         leaving = np.asarray(g["events"].to_list()) + np.asarray(g["censored"].to_list())
         at_risk = [int(leaving[tt >= tick].sum()) for tick in ticks]
         fig.add_trace(
-            go.Scatter(x=ticks, y=[name] * len(ticks), mode="text",
-                       text=[f"{n:,}" for n in at_risk], textfont={"color": color},
-                       showlegend=False, hovertemplate=f"{name}: %{{text}} at risk on day %{{x}}"
-                       "<extra></extra>"),
-            row=2, col=1,
+            go.Scatter(
+                x=ticks,
+                y=[name] * len(ticks),
+                mode="text",
+                text=[f"{n:,}" for n in at_risk],
+                textfont={"color": color},
+                showlegend=False,
+                hovertemplate=f"{name}: %{{text}} at risk on day %{{x}}<extra></extra>",
+            ),
+            row=2,
+            col=1,
         )
     if reference_lines:
-        for day, value, text in ((30, 0.37, "apps: 63% gone after 30 days"),
-                                 (90, 0.23, "apps: ~23% left after 3 months")):
+        for day, value, text in (
+            (30, 0.37, "apps: 63% gone after 30 days"),
+            (90, 0.23, "apps: ~23% left after 3 months"),
+        ):
             fig.add_trace(
-                go.Scatter(x=[day], y=[value], mode="markers+text", text=[text],
-                           textposition="top right", marker={"symbol": "x", "color": "grey"},
-                           name="industry reference", showlegend=False),
-                row=1, col=1,
+                go.Scatter(
+                    x=[day],
+                    y=[value],
+                    mode="markers+text",
+                    text=[text],
+                    textposition="top right",
+                    marker={"symbol": "x", "color": "grey"},
+                    name="industry reference",
+                    showlegend=False,
+                ),
+                row=1,
+                col=1,
             )
-    fig.update_yaxes(title_text="Share not churned", tickformat=".0%", range=[0, 1.02], row=1,
-                     col=1)
+    fig.update_yaxes(
+        title_text="Share not churned", tickformat=".0%", range=[0, 1.02], row=1, col=1
+    )
     fig.update_yaxes(title_text="At risk", autorange="reversed", showgrid=False, row=2, col=1)
     fig.update_xaxes(title_text="Days since start", tickvals=ticks, row=2, col=1)
     fig.update_layout(
@@ -119,12 +171,19 @@ def hazard_forest(result) -> go.Figure:
     ]
     fig = go.Figure(
         go.Scatter(
-            x=hr, y=names, mode="markers", marker={"size": 10, "symbol": "square",
-                                                   "color": _PALETTE[0]},
-            error_x={"type": "data", "symmetric": False,
-                     "array": [b - h for h, b in zip(hr, hi, strict=True)],
-                     "arrayminus": [h - a for h, a in zip(hr, lo, strict=True)]},
-            hovertext=hover, hoverinfo="text", name="hazard ratio",
+            x=hr,
+            y=names,
+            mode="markers",
+            marker={"size": 10, "symbol": "square", "color": _PALETTE[0]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [b - h for h, b in zip(hr, hi, strict=True)],
+                "arrayminus": [h - a for h, a in zip(hr, lo, strict=True)],
+            },
+            hovertext=hover,
+            hoverinfo="text",
+            name="hazard ratio",
         )
     )
     fig.add_vline(x=1, line_dash="dash", line_color="grey")
@@ -151,17 +210,29 @@ def sbg_projection(result) -> go.Figure:
         g = t.filter(pl.col("cohort") == c)
         color = _PALETTE[i % len(_PALETTE)]
         fig.add_trace(
-            go.Scatter(x=g["period"].to_list(), y=g["projected"].to_list(), mode="lines",
-                       name=f"{c} projected", legendgroup=str(c), line={"color": color},
-                       hovertemplate=f"{c}: period %{{x}}, projected %{{y:.1%}}<extra></extra>")
+            go.Scatter(
+                x=g["period"].to_list(),
+                y=g["projected"].to_list(),
+                mode="lines",
+                name=f"{c} projected",
+                legendgroup=str(c),
+                line={"color": color},
+                hovertemplate=f"{c}: period %{{x}}, projected %{{y:.1%}}<extra></extra>",
+            )
         )
         obs = g.filter(pl.col("observed").is_not_null())
         fig.add_trace(
-            go.Scatter(x=obs["period"].to_list(), y=obs["observed"].to_list(), mode="markers",
-                       name=f"{c} observed", legendgroup=str(c), marker={"color": color},
-                       customdata=obs["at_risk"].to_list(),
-                       hovertemplate=f"{c}: period %{{x}}, observed %{{y:.1%}} "
-                       "(at risk %{customdata})<extra></extra>")
+            go.Scatter(
+                x=obs["period"].to_list(),
+                y=obs["observed"].to_list(),
+                mode="markers",
+                name=f"{c} observed",
+                legendgroup=str(c),
+                marker={"color": color},
+                customdata=obs["at_risk"].to_list(),
+                hovertemplate=f"{c}: period %{{x}}, observed %{{y:.1%}} "
+                "(at risk %{customdata})<extra></extra>",
+            )
         )
     fig.update_layout(
         title="Contractual retention: observed vs shifted-beta-geometric projection",

@@ -170,8 +170,10 @@ def load_context(
             annotations = getattr(sample, "annotations", None)
         else:
             src = sources["data"]
-            report = check_events(src, schema=schema)
-            events_lf = load_events(src, schema=schema, on_invalid="drop", on_duplicates="keep")
+            where = {"table": cfg.get("table"), "query": cfg.get("query")}
+            report = check_events(src, schema=schema, **where)
+            events_lf = load_events(src, schema=schema, on_invalid="drop", on_duplicates="keep",
+                                    **where)
             side = {name: None for name in ("customers", "subscriptions", "campaigns", "feedback")}
             annotations = None
         loaders = {"customers": load_customers, "subscriptions": load_subscriptions,

@@ -106,7 +106,7 @@ def count_kpi(key, label, current, previous, *, days_current, days_previous,
 
 def rate_kpi(key, label, x, n, x_prev, n_prev, *, good_when="up", note="") -> Kpi:
     value = x / n if n else None
-    previous = x_prev / n_prev if n_prev else None
+    previous = x_prev / n_prev if (n_prev and x_prev is not None) else None
     p = None
     if value is not None and previous is not None:
         _, p = two_proportion_test(x, n, x_prev, n_prev)

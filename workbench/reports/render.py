@@ -226,7 +226,7 @@ def latest_complete_month(last_ts: datetime) -> str:
     return month
 
 
-def data_end(data=None, *, schema=None) -> datetime:
+def data_end(data=None, *, schema=None, table=None, query=None) -> datetime:
     """Last timestamp of an event source (the sample's end of data when `data` is None)."""
     from .. import datasets
 
@@ -237,8 +237,8 @@ def data_end(data=None, *, schema=None) -> datetime:
     from ..schema import TS
     from ..sources import load_events
 
-    lf = load_events(str(data), schema=_event_schema(schema), on_invalid="drop",
-                     on_duplicates="keep")
+    lf = load_events(str(data), schema=_event_schema(schema), table=table, query=query,
+                     on_invalid="drop", on_duplicates="keep")
     return lf.select(pl.col(TS).max()).collect().item()
 
 
@@ -434,13 +434,12 @@ def write_index(out) -> Path:
 
 
 def _failing_cell_message(month: str, exc, nb_path: Path, secrets) -> str:
-    source = (exc.source or "").strip().splitlines()
-    line = source[-1] if source else ""
+    code = " ".join((exc.source or "").split())
+    code = code if len(code) <= 90 else code[:87] + "..."
     where = f"cell {exc.exec_count}" if exc.exec_count else f"cell #{exc.cell_index}"
-    evalue = (exc.evalue or "").strip().splitlines()
-    detail = evalue[0] if evalue else ""
+    evalue = " ".join((exc.evalue or "").split())
     return redact(
-        f"report {month}: {where} `{line}` failed with {exc.ename}: {detail} "
+        f"report {month}: {where} `{code}` failed with {exc.ename}: {evalue} "
         f"(executed notebook kept at {nb_path}).",
         secrets,
     )
@@ -450,6 +449,8 @@ def render_report(
     month=None,
     *,
     data=None,
+    table: str | None = None,
+    query: str | None = None,
     customers=None,
     subscriptions=None,
     campaigns=None,
@@ -486,11 +487,18 @@ def render_report(
     tmp_files: list[Path] = []
     try:
         sources = {"data": _source(data, "data", tmp_files)}
+        if (table is not None or query is not None) and not (
+                isinstance(sources["data"], str) and "://" in sources["data"]):
+            raise BadParameterError(
+                "render_report: table= and query= apply to a database URI in data=. Fix: drop "
+                "them, or pass data='postgresql://...' / 'duckdb:///...'."
+            )
         for name, value in zip(SIDE_TABLES, (customers, subscriptions, campaigns, feedback),
                                strict=True):
             sources[name] = _source(value, name, tmp_files)
         if month is None:
-            month = latest_complete_month(data_end(sources["data"], schema=schema))
+            month = latest_complete_month(data_end(sources["data"], schema=schema, table=table,
+                                                   query=query))
         month = parse_month(month)
         compare = previous_month(month) if compare is None else parse_month(compare,
                                                                             param="compare")
@@ -513,7 +521,7 @@ def render_report(
             "by": by,
             "data_label": data_label,
         }
-        config = {"sources": sources, "schema": schema_map}
+        config = {"sources": sources, "schema": schema_map, "table": table, "query": query}
         _register_handler()
         _HANDLER.secrets[str(nb_path)] = secrets
         try:

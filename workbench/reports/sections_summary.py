@@ -66,6 +66,7 @@ def headline_kpis(ctx) -> list:
         kpis.append(rate_kpi("crr", "Customer retention rate", min(kept, now["start_base"]),
                              now["start_base"], min(kept_prev, before["start_base"]),
                              before["start_base"]))
+    kpis += day30_kpis(ctx)
     kpis += overdue_kpis(ctx, days, days_prev)
     ctx.define("Active customers", "Customers with at least one event in the month.")
     ctx.define("New customers", "Customers whose first event ever falls in the month.")
@@ -79,6 +80,33 @@ def headline_kpis(ctx) -> list:
                f"before the month's start, E those active in the {ctx.churn_definition} before "
                f"its end and N the customers new in the month; capped at 1.")
     return kpis
+
+
+def day30_kpis(ctx) -> list:
+    """Day-30 retention of the latest mature monthly cohort, now and at the comparison month."""
+    from .blocks import has, optional
+    from .sections_cohorts import D30, day30
+
+    cohorts = optional("cohorts")
+    if not has(cohorts, "retention_matrix"):
+        return []
+    now = day30(ctx.events, ctx.as_of)
+    before = day30(ctx.upto(ctx.events, ctx.compare_as_of), ctx.compare_as_of)
+    if now is None:
+        return []
+    note = f"cohort {now['cohort']:%Y-%m}"
+    if before is not None:
+        note += f" vs cohort {before['cohort']:%Y-%m}"
+    ctx.define(f"D{D30} retention",
+               f"Share of a monthly cohort active on day {D30} after their own start (rolling "
+               f"daily windows, 'on' criterion: an event in [start + {D30} days, start + "
+               f"{D30 + 1} days)); the latest cohort whose every member's day-{D30} window has "
+               f"elapsed by the analysis date. " + cohorts.RETENTION_DEFINITIONS["on"])
+    if before is None:
+        return [rate_kpi("d30", f"D{D30} retention (latest mature cohort)", now["retained"],
+                         now["base"], None, None, note=note)]
+    return [rate_kpi("d30", f"D{D30} retention (latest mature cohort)", now["retained"],
+                     now["base"], before["retained"], before["base"], note=note)]
 
 
 def overdue_kpis(ctx, days: int, days_prev: int) -> list:

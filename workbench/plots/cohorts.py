@@ -1,0 +1,301 @@
+"""Figures for cohorts: retention heatmap triangle, retention curves, lifecycle bars, retention
+rate, MRR bridge waterfall and LTV curves (tidy tables in, go.Figure out)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf")
+_MATRIX_COLS = {"cohort", "period", "period_end", "bracket", "cohort_size", "base", "retained",
+                "retention", "ci_low", "ci_high", "complete", "small", "cohorts", "day"}
+INCOMPLETE_NOTE = "period not over yet: count still growing"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i: i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _by(table: pl.DataFrame, known=_MATRIX_COLS) -> list[str]:
+    return [c for c in table.columns if c not in known]
+
+
+def _groups(table: pl.DataFrame, by: list[str]) -> list[dict]:
+    return table.select(by).unique(maintain_order=True).sort(by).to_dicts() if by else [{}]
+
+
+def _subset(table: pl.DataFrame, key: dict) -> pl.DataFrame:
+    for col, val in key.items():
+        table = table.filter(pl.col(col) == val)
+    return table
+
+
+def _name(key: dict) -> str:
+    return " / ".join(str(v) for v in key.values()) if key else "all"
+
+
+def _select_group(table: pl.DataFrame, by: list[str], group) -> tuple[pl.DataFrame, list[dict]]:
+    if group is None:
+        return table, _groups(table, by)
+    key = group if isinstance(group, dict) else {by[0]: group}
+    return _subset(table, key), [key]
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.0f}%"
+
+
+# -- retention heatmap --------------------------------------------------------------------------
+
+
+def plot_retention_heatmap(matrix: pl.DataFrame, *, group=None, max_groups: int = 6,
+                           title: str = "Cohort retention") -> go.Figure:
+    """Triangle heatmap of `retention_matrix`: cohorts down, periods across.
+
+    Incomplete cells (period not over yet) are drawn faded and marked with '*'; the hover
+    shows retained / base, the Wilson interval and the cohort size. With by-groups, one panel
+    per group (up to `max_groups`) unless `group=` picks one.
+    """
+    by = _by(matrix)
+    table, keys = _select_group(matrix, by, group)
+    keys = keys[:max_groups]
+    fig = make_subplots(rows=len(keys), cols=1, subplot_titles=[_name(k) for k in keys] if by else None,
+                        vertical_spacing=0.08 if len(keys) > 1 else 0.0)
+    xcol = "bracket" if "bracket" in table.columns else "period"
+    later = table.filter(pl.col("period") > 0)["retention"].drop_nulls()
+    zmax = float(later.max()) if later.len() else 1.0
+    for i, key in enumerate(keys, start=1):
+        t = _subset(table, key).sort("cohort", "period")
+        cohorts = t["cohort"].unique(maintain_order=True).to_list()
+        xs = t[xcol].unique(maintain_order=True).to_list()
+        if xcol == "period":
+            xs = sorted(xs)
+        cells = {(r["cohort"], r[xcol]): r for r in t.iter_rows(named=True)}
+        for complete in (True, False):
+            z, text, custom = [], [], []
+            for c in cohorts:
+                zr, tr, cr = [], [], []
+                for x in xs:
+                    r = cells.get((c, x))
+                    show = r is not None and r["complete"] == complete
+                    zr.append(r["retention"] if show else None)
+                    tr.append((_pct(r["retention"]) + ("" if complete else "*")) if show else "")
+                    cr.append([
+                        r["retained"], r["base"], _pct(r["ci_low"]), _pct(r["ci_high"]),
+                        r["cohort_size"], "" if complete else INCOMPLETE_NOTE,
+                    ] if show else [None] * 6)
+                z.append(zr)
+                text.append(tr)
+                custom.append(cr)
+            fig.add_trace(go.Heatmap(
+                z=z, x=[str(x) for x in xs], y=[str(c) for c in cohorts], text=text,
+                texttemplate="%{text}", customdata=custom, zmin=0, zmax=zmax,
+                colorscale="Blues", opacity=1.0 if complete else 0.45,
+                showscale=complete and i == 1, colorbar={"title": "retention", "tickformat": ".0%"},
+                name="complete" if complete else "incomplete",
+                hovertemplate=(
+                    "cohort %{y}, period %{x}<br>retention %{z:.1%} "
+                    "(%{customdata[0]} of %{customdata[1]})<br>95% CI %{customdata[2]} to "
+                    "%{customdata[3]}<br>cohort size %{customdata[4]}<br>%{customdata[5]}"
+                    "<extra></extra>"
+                ),
+            ), row=i, col=1)
+        fig.update_yaxes(title_text="cohort", autorange="reversed", type="category", row=i, col=1)
+        fig.update_xaxes(title_text="periods since cohort start", type="category", row=i, col=1)
+    fig.update_layout(
+        title=f"{title}<br><sup>* faded cells: {INCOMPLETE_NOTE}</sup>",
+        height=max(350, 320 * len(keys)), template="plotly_white",
+    )
+    return fig
+
+
+# -- retention curves ---------------------------------------------------------------------------
+
+
+def _band(fig, x, low, high, color, name, row=None):
+    kw = {"row": row, "col": 1} if row else {}
+    fig.add_trace(go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, showlegend=False,
+                             hoverinfo="skip", legendgroup=name), **kw)
+    fig.add_trace(go.Scatter(x=x, y=low, mode="lines", line={"width": 0}, fill="tonexty",
+                             fillcolor=_rgba(color, 0.18), showlegend=False, hoverinfo="skip",
+                             legendgroup=name, name=f"{name} interval"), **kw)
+
+
+def plot_retention_curves(curve: pl.DataFrame, *, reference: bool = False,
+                          unit: str = "period", title: str = "Mean retention curve") -> go.Figure:
+    """Retention by period with Wilson bands, one line per by-group (`retention_curve` output,
+    or any table with period/retention/ci_low/ci_high such as `day_n_retention`).
+
+    reference=True adds the industry averages of `reference_figures()` as labelled dotted
+    lines, for context only (they are not targets).
+    """
+    xcol = "day" if "day" in curve.columns and "period" not in curve.columns else "period"
+    by = _by(curve, _MATRIX_COLS | {"customers"})
+    fig = go.Figure()
+    for i, key in enumerate(_groups(curve, by)):
+        t = _subset(curve, key).sort(xcol)
+        color = _PALETTE[i % len(_PALETTE)]
+        name = _name(key)
+        x = t[xcol].to_list()
+        _band(fig, x, t["ci_low"].to_list(), t["ci_high"].to_list(), color, name)
+        fig.add_trace(go.Scatter(
+            x=x, y=t["retention"].to_list(), mode="lines+markers", name=name, legendgroup=name,
+            line={"color": color},
+            customdata=list(zip(t["retained"].to_list(), t["base"].to_list(),
+                                t["ci_low"].to_list(), t["ci_high"].to_list(), strict=True)),
+            hovertemplate=(f"{name}<br>{unit} %{{x}}: %{{y:.1%}} (%{{customdata[0]}} of "
+                           "%{customdata[1]})<br>95% CI %{customdata[2]:.1%} to "
+                           "%{customdata[3]:.1%}<extra></extra>"),
+        ))
+    if reference:
+        add_reference_lines(fig)
+    fig.update_layout(title=title, template="plotly_white", hovermode="closest")
+    fig.update_xaxes(title_text=f"{unit}s since start")
+    fig.update_yaxes(title_text="retention", tickformat=".0%", rangemode="tozero")
+    return fig
+
+
+def add_reference_lines(fig: go.Figure) -> go.Figure:
+    """Industry averages as dotted horizontal lines labelled as context, not targets."""
+    from ..cohorts import reference_figures
+
+    for r in reference_figures().iter_rows(named=True):
+        fig.add_hline(
+            y=r["retention"], line={"dash": "dot", "color": "#888888", "width": 1},
+            annotation_text=f"{r['label']} (industry average, context only)",
+            annotation_position="top right", annotation_font_size=10,
+        )
+    return fig
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+_LIFECYCLE = (("new", "#2ca02c"), ("returning", "#1f77b4"), ("resurrected", "#ff7f0e"),
+              ("dormant", "#d62728"))
+
+
+def plot_lifecycle(table: pl.DataFrame, *, group=None, title: str = "Lifecycle") -> go.Figure:
+    """Stacked bars per period: new, returning, resurrected above zero, dormant below.
+
+    With by-groups and no `group=`, the groups are summed. Incomplete periods are faded.
+    """
+    by = [c for c in table.columns if c not in {
+        "period_start", "new", "returning", "resurrected", "dormant", "active", "quick_ratio",
+        "complete"}]
+    if group is not None:
+        table, _ = _select_group(table, by, group)
+    if by:
+        table = table.group_by("period_start").agg(
+            pl.col("new", "returning", "resurrected", "dormant", "active").sum(),
+            pl.col("complete").all(),
+        ).sort("period_start")
+    x = table["period_start"].to_list()
+    opacity = [1.0 if c else 0.45 for c in table["complete"].to_list()]
+    fig = go.Figure()
+    for col, color in _LIFECYCLE:
+        fig.add_trace(go.Bar(
+            x=x, y=table[col].to_list(), name=col, marker={"color": color, "opacity": opacity},
+            customdata=[[abs(v), "" if c else INCOMPLETE_NOTE]
+                        for v, c in zip(table[col].to_list(), table["complete"].to_list(), strict=True)],
+            hovertemplate=f"%{{x|%Y-%m-%d}}<br>{col}: %{{customdata[0]}} customers"
+                          "<br>%{customdata[1]}<extra></extra>",
+        ))
+    fig.update_layout(barmode="relative", title=title, template="plotly_white")
+    fig.update_xaxes(title_text="period")
+    fig.update_yaxes(title_text="customers (dormant below zero)")
+    return fig
+
+
+def plot_retention_rate(table: pl.DataFrame, *, title: str = "Customer retention rate") -> go.Figure:
+    """CRR per period with its interval band, one line per by-group."""
+    by = [c for c in table.columns if c not in {
+        "period_start", "start_customers", "end_customers", "new", "retained", "reactivated",
+        "churned", "crr", "churn_rate", "ci_low", "ci_high"}]
+    fig = go.Figure()
+    for i, key in enumerate(_groups(table, by)):
+        t = _subset(table, key).sort("period_start").drop_nulls("crr")
+        color, name = _PALETTE[i % len(_PALETTE)], _name(key)
+        x = t["period_start"].to_list()
+        _band(fig, x, t["ci_low"].to_list(), t["ci_high"].to_list(), color, name)
+        fig.add_trace(go.Scatter(
+            x=x, y=t["crr"].to_list(), mode="lines+markers", name=name, line={"color": color},
+            customdata=list(zip(t["start_customers"].to_list(), t["end_customers"].to_list(),
+                                t["new"].to_list(), strict=True)),
+            hovertemplate=(f"{name}<br>%{{x|%Y-%m-%d}}: CRR %{{y:.1%}}<br>S=%{{customdata[0]}}, "
+                           "E=%{customdata[1]}, N=%{customdata[2]}<extra></extra>"),
+        ))
+    fig.update_layout(title=title, template="plotly_white")
+    fig.update_xaxes(title_text="period")
+    fig.update_yaxes(title_text="CRR = (E - N) / S", tickformat=".0%")
+    return fig
+
+
+# -- revenue ------------------------------------------------------------------------------------
+
+_BRIDGE = ("new", "expansion", "reactivated", "contraction", "churned")
+
+
+def plot_mrr_bridge(table: pl.DataFrame, *, month=None, group=None,
+                    title: str = "MRR bridge") -> go.Figure:
+    """Waterfall from start MRR through new, expansion, reactivated, contraction and churned
+    to end MRR, for one month (default: the last) or month="all" (first start to last end)."""
+    by = [c for c in table.columns if c not in {
+        "month", "start_mrr", *_BRIDGE, "end_mrr", "customers_start", "customers_end",
+        "new_customers", "churned_customers", "reactivated_customers", "nrr", "grr"}]
+    if group is not None:
+        table, _ = _select_group(table, by, group)
+    if by:
+        table = table.group_by("month").agg(
+            pl.col("start_mrr", *_BRIDGE, "end_mrr").sum()).sort("month")
+    table = table.sort("month")
+    if month == "all":
+        rows, label = table, f"{table['month'][0]} to {table['month'][-1]}"
+    else:
+        which = table["month"][-1] if month is None else month
+        rows = table.filter(pl.col("month") == pl.lit(which).cast(pl.Date))
+        label = str(which)
+    start = float(rows["start_mrr"][0]) if rows.height else 0.0
+    end = float(rows["end_mrr"][-1]) if rows.height else 0.0
+    moves = [float(rows[c].sum()) for c in _BRIDGE]
+    fig = go.Figure(go.Waterfall(
+        x=["start MRR", *_BRIDGE, "end MRR"],
+        measure=["absolute", *["relative"] * len(_BRIDGE), "total"],
+        y=[start, *moves, end],
+        text=[f"{v:,.0f}" for v in (start, *moves, end)],
+        textposition="outside",
+        decreasing={"marker": {"color": "#d62728"}},
+        increasing={"marker": {"color": "#2ca02c"}},
+        totals={"marker": {"color": "#1f77b4"}},
+        hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
+    ))
+    fig.update_layout(title=f"{title}, {label}", template="plotly_white", showlegend=False)
+    fig.update_xaxes(title_text="movement")
+    fig.update_yaxes(title_text="monthly recurring revenue")
+    return fig
+
+
+def plot_value_curves(table: pl.DataFrame, *, unit: str = "period",
+                      title: str = "Cumulative revenue per customer (LTV curve)") -> go.Figure:
+    """LTV curves per by-group from `ltv_curve` (or `value_retention` cells, averaged)."""
+    by = [c for c in table.columns if c not in _MATRIX_COLS | {
+        "customers", "paying", "revenue", "revenue_per_customer", "revenue_per_paying",
+        "cumulative_revenue_per_customer"}]
+    fig = go.Figure()
+    for i, key in enumerate(_groups(table, by)):
+        t = _subset(table, key).sort("period")
+        color, name = _PALETTE[i % len(_PALETTE)], _name(key)
+        n = t["customers"].to_list() if "customers" in t.columns else t["base"].to_list()
+        fig.add_trace(go.Scatter(
+            x=t["period"].to_list(), y=t["cumulative_revenue_per_customer"].to_list(),
+            mode="lines+markers", name=name, line={"color": color}, customdata=n,
+            hovertemplate=(f"{name}<br>{unit} %{{x}}: %{{y:,.2f}} per customer "
+                           "(%{customdata} customers)<extra></extra>"),
+        ))
+    fig.update_layout(title=title, template="plotly_white")
+    fig.update_xaxes(title_text=f"{unit}s since start")
+    fig.update_yaxes(title_text="cumulative revenue per customer")
+    return fig

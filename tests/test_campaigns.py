@@ -1,7 +1,7 @@
 """Campaign effect and test planning: hand-checked counts, statsmodels oracles, simulation."""
 
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -128,26 +128,26 @@ def test_open_window_warns():
 
 def simulate(rng, specs, *, start=datetime(2025, 1, 1, tzinfo=UTC)):
     """specs: (campaign_id, n_treatment, n_control, p_treatment, p_control) -> events, campaigns."""
-    camp, group, prob = [], [], []
-    for cid, nt, nc, pt, pc in specs:
-        camp += [cid] * (nt + nc)
-        group += ["treatment"] * nt + ["control"] * nc
-        prob += [pt] * nt + [pc] * nc
-    n = len(camp)
-    ids = [f"C{i}" for i in range(n)]
-    back = rng.random(n) < np.asarray(prob)
+    camp = np.concatenate([[cid] * (nt + nc) for cid, nt, nc, _, _ in specs])
+    group = np.concatenate([["treatment"] * nt + ["control"] * nc for _, nt, nc, _, _ in specs])
+    prob = np.concatenate([[pt] * nt + [pc] * nc for _, nt, nc, pt, pc in specs])
+    n = camp.size
+    back = rng.random(n) < prob
     delay = rng.uniform(0.1, 29.5, n)
     amount = rng.gamma(2.0, 20.0, n)
     campaigns = pl.DataFrame(
-        {"customer_id": ids, "campaign_id": camp, "sent_ts": [start] * n, "group": group}
-    )
-    events = pl.DataFrame(
         {
-            "customer_id": ids,
-            "ts": [start + timedelta(days=float(d)) for d in delay],
-            "amount": amount,
-            "event": ["purchase"] * n,
+            "customer_id": pl.int_range(n, eager=True).cast(pl.String),
+            "campaign_id": camp,
+            "group": group,
         }
+    ).with_columns(pl.lit(start).alias("sent_ts"))
+    offset = pl.Series((delay * 86_400e6).astype("timedelta64[us]"))
+    events = campaigns.select(
+        "customer_id",
+        (pl.col("sent_ts") + offset).alias("ts"),
+        pl.Series("amount", amount),
+        pl.lit("purchase").alias("event"),
     ).filter(pl.Series(back))
     return events, campaigns
 

@@ -29,8 +29,14 @@ def _overdue_log():
 @pytest.mark.parametrize("lazy", [False, True])
 def test_overdue_literal_days(lazy):
     ev = _overdue_log()
-    res = wb.overdue_customers(ev.lazy() if lazy else ev, as_of=_day(45), k=1.5, model=None,
-                               prior_strength=0, horizon="90d")
+    res = wb.overdue_customers(
+        ev.lazy() if lazy else ev,
+        as_of=_day(45),
+        k=1.5,
+        model=None,
+        prior_strength=0,
+        horizon="90d",
+    )
     t = res.table
     # p buys every 10 days; last purchase day 20 -> expected day 30; 25 days since = 2.5 cycles.
     assert t["customer_id"].to_list() == ["p"]
@@ -49,8 +55,9 @@ def test_overdue_literal_days(lazy):
     # q (cycle 30, 15 days since) is not overdue; r has a single purchase day.
     lenient = wb.overdue_customers(ev, as_of=_day(45), k=0.4, model=None, prior_strength=0)
     assert set(lenient.table["customer_id"]) == {"p", "q"}
-    single = wb.overdue_customers(ev, as_of=_day(45), k=0.25, model=None, prior_strength=0,
-                                  min_purchases=1)
+    single = wb.overdue_customers(
+        ev, as_of=_day(45), k=0.25, model=None, prior_strength=0, min_purchases=1
+    )
     # r's gap is the population's: exp(mean(log 10, log 30)) = 17.3 days; 5 days since.
     r = single.table.filter(customer_id="r").row(0, named=True)
     assert r["typical_gap_days"] == pytest.approx(math.sqrt(300))
@@ -91,17 +98,21 @@ def test_overdue_with_bgnbd_matches_the_model():
     joined = res.table.join(vals, on="customer_id", suffix="_v")
     assert joined.height == res.table.height > 10
     assert np.allclose(joined["p_alive"], joined["p_alive_v"])
-    assert np.allclose(joined["value_at_stake"],
-                       joined["expected_spend"] * joined["expected_purchases"])
+    assert np.allclose(
+        joined["value_at_stake"], joined["expected_spend"] * joined["expected_purchases"]
+    )
     # The model behind the numbers: BG/NBD fitted on the daily rfm summary.
     from workbench.models.bgnbd import BetaGeoNBD
 
     rfm = wb.rfm_summary(ev, time_unit="D", observation_end=as_of)
     bg = BetaGeoNBD().fit(rfm)
     direct = rfm.with_columns(
-        pl.Series("pa", bg.conditional_probability_alive(rfm["frequency"].to_numpy(),
-                                                          rfm["recency"].to_numpy(),
-                                                          rfm["T"].to_numpy()))
+        pl.Series(
+            "pa",
+            bg.conditional_probability_alive(
+                rfm["frequency"].to_numpy(), rfm["recency"].to_numpy(), rfm["T"].to_numpy()
+            ),
+        )
     )
     chk = vals.join(direct, on="customer_id")
     assert np.allclose(chk["p_alive"], chk["pa"])
@@ -120,11 +131,11 @@ def test_value_at_stake_with_gamma_gamma():
     gg = GammaGamma().fit(rfm.filter(pl.col("frequency") > 0))
     bg = BetaGeoNBD().fit(rfm)
     f, r, T, m = (rfm[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
-    expected = (gg.conditional_expected_average_profit(f, m)
-                * bg.conditional_expected_number_of_purchases_up_to_time(90, f, r, T))
+    expected = gg.conditional_expected_average_profit(
+        f, m
+    ) * bg.conditional_expected_number_of_purchases_up_to_time(90, f, r, T)
     chk = vals.join(rfm.with_columns(pl.Series("oracle", expected)), on="customer_id")
     assert np.allclose(chk["value_at_stake"], chk["oracle"])
-    # P(alive) x E[purchases | alive] is the conditional expectation: value <= spend x E[X | alive].
     assert (vals["p_alive"].is_between(0, 1)).all()
 
 
@@ -154,8 +165,9 @@ def _dropout_log():
 @pytest.mark.parametrize("lazy", [False, True])
 def test_category_dropout_hand_checked(lazy):
     ev = _dropout_log()
-    out = wb.category_dropouts(ev.lazy() if lazy else ev, as_of=_day(100), m=3, k=2.0,
-                               min_window="30d", min_switches=2)
+    out = wb.category_dropouts(
+        ev.lazy() if lazy else ev, as_of=_day(100), m=3, k=2.0, min_window="30d", min_switches=2
+    )
     assert out.height == 1
     row = out.row(0, named=True)
     assert (row["customer_id"], row["category"]) == ("a", "books")
@@ -197,7 +209,8 @@ def test_category_dropout_thresholds():
     # Pre-aggregated rows count n_events.
     agg = ev.with_columns(pl.lit(1, dtype=pl.Int64).alias("n_events"))
     assert wb.category_dropouts(agg, as_of=at, k=2.0).equals(
-        wb.category_dropouts(ev, as_of=at, k=2.0))
+        wb.category_dropouts(ev, as_of=at, k=2.0)
+    )
 
 
 def test_category_dropout_bad_input():

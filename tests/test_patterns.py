@@ -47,7 +47,7 @@ def test_fdr_on_synthetic_nulls():
 def test_fdr_with_some_real_effects():
     rng = np.random.default_rng(7)
     fdp, power = [], []
-    for _ in range(100):
+    for _ in range(60):
         t = wb.compare_groups(_null_frame(rng, 50, 20, 0, n_real=5), group="churned")
         sig = t.filter(pl.col("significant"))
         false = sig.filter(pl.col("feature").str.starts_with("null")).height
@@ -60,23 +60,27 @@ def test_fdr_with_some_real_effects():
 
 # ----------------------------------------------------------------------------- hand-checked
 def _tiny():
-    features = pl.DataFrame({
-        "customer_id": ["a", "b", "c", "d", "e", "f"],
-        "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-        "kind": ["p", "p", "q", "q", "q", "q"],
-        "flat": [1.0] * 6,
-        "value": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
-    })
-    labels = pl.DataFrame({"customer_id": list("abcdef"),
-                           "churned": [True, True, True, False, False, False]})
+    features = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e", "f"],
+            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "kind": ["p", "p", "q", "q", "q", "q"],
+            "flat": [1.0] * 6,
+            "value": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+        }
+    )
+    labels = pl.DataFrame(
+        {"customer_id": list("abcdef"), "churned": [True, True, True, False, False, False]}
+    )
     return features, labels
 
 
 def test_departed_patterns_hand_checked():
     features, labels = _tiny()
     with pytest.warns(wb.WorkbenchWarning, match="little power"):
-        res = wb.departed_patterns(None, cutoff="2025-01-01", features=features.drop("value"),
-                                   labels=labels)
+        res = wb.departed_patterns(
+            None, cutoff="2025-01-01", features=features.drop("value"), labels=labels
+        )
     t = res.table
     assert t["feature"].to_list() == ["x", "kind"]  # 'flat' has no variation
     x = t.filter(feature="x").row(0, named=True)
@@ -90,12 +94,12 @@ def test_departed_patterns_hand_checked():
     assert k["test"] == "Fisher exact"
     assert k["p_value"] == pytest.approx(sps.fisher_exact(table)[1])
     assert k["cramers_v"] == pytest.approx(
-        sps.contingency.association(table, method="cramer", correction=False))
+        sps.contingency.association(table, method="cramer", correction=False)
+    )
     assert (k["level"], k["prop_diff"]) == ("p", pytest.approx(2 / 3))
     from workbench.stats import bh_adjust
 
-    assert t["p_adjusted"].to_list() == pytest.approx(
-        list(bh_adjust([x["p_value"], k["p_value"]])))
+    assert t["p_adjusted"].to_list() == pytest.approx(list(bh_adjust([x["p_value"], k["p_value"]])))
     assert res.params["n_churned"] == 3
     fig = res.plot()
     assert isinstance(fig.data[0], go.Bar) and fig.layout.xaxis.title.text.startswith("Effect")
@@ -104,8 +108,15 @@ def test_departed_patterns_hand_checked():
 def test_departed_patterns_value_restriction():
     features, labels = _tiny()
     with pytest.warns(wb.WorkbenchWarning):
-        res = wb.departed_patterns(None, cutoff="2025-01-01", features=features, labels=labels,
-                                   min_value_quantile=0.5, value="value", exclude=("value",))
+        res = wb.departed_patterns(
+            None,
+            cutoff="2025-01-01",
+            features=features,
+            labels=labels,
+            min_value_quantile=0.5,
+            value="value",
+            exclude=("value",),
+        )
     # Median of 10..60 is 35: customers d, e, f remain, none churned.
     assert res.params["value_threshold"] == 35.0
     assert (res.params["n_churned"], res.params["n_retained"]) == (0, 3)
@@ -115,14 +126,22 @@ def test_departed_patterns_value_restriction():
 def test_departed_patterns_bad_input():
     features, labels = _tiny()
     with pytest.raises(wb.BadParameterError, match="min_value_quantile=1.5"):
-        wb.departed_patterns(None, cutoff="2025-01-01", features=features, labels=labels,
-                             min_value_quantile=1.5)
+        wb.departed_patterns(
+            None, cutoff="2025-01-01", features=features, labels=labels, min_value_quantile=1.5
+        )
     with pytest.raises(wb.MissingColumnError, match="churned"):
-        wb.departed_patterns(None, cutoff="2025-01-01", features=features,
-                             labels=labels.drop("churned"))
+        wb.departed_patterns(
+            None, cutoff="2025-01-01", features=features, labels=labels.drop("churned")
+        )
     with pytest.raises(wb.MissingColumnError, match="value='ltv'"):
-        wb.departed_patterns(None, cutoff="2025-01-01", features=features, labels=labels,
-                             min_value_quantile=0.5, value="ltv")
+        wb.departed_patterns(
+            None,
+            cutoff="2025-01-01",
+            features=features,
+            labels=labels,
+            min_value_quantile=0.5,
+            value="ltv",
+        )
     with pytest.raises(wb.BadParameterError, match="alpha=2"):
         wb.compare_groups(features.join(labels, on="customer_id"), group="churned", alpha=2)
 
@@ -133,8 +152,12 @@ def _feedback():
     rows += [(f"b{i}", t0, r) for i, r in enumerate(["price"] + ["other"] * 3)]
     rows += [("a0", t0 - timedelta(days=30), "support")]  # earlier answer: superseded
     fb = pl.DataFrame(rows, schema=["customer_id", "ts", "reason"], orient="row")
-    cust = pl.DataFrame({"customer_id": [f"a{i}" for i in range(4)] + [f"b{i}" for i in range(4)],
-                         "country": ["DE"] * 4 + ["FR"] * 4})
+    cust = pl.DataFrame(
+        {
+            "customer_id": [f"a{i}" for i in range(4)] + [f"b{i}" for i in range(4)],
+            "country": ["DE"] * 4 + ["FR"] * 4,
+        }
+    )
     return fb, cust
 
 
@@ -172,7 +195,7 @@ def _segments_data():
     n = 400
     ids = [f"c{i:03d}" for i in range(n)]
     channel = ["paid"] * 100 + ["organic"] * 300
-    country = (["DE", "FR"] * 200)
+    country = ["DE", "FR"] * 200
     churned = [i < 60 for i in range(100)] + [i < 100 for i in range(300)]
     cust = pl.DataFrame({"customer_id": ids, "channel": channel, "country": country})
     labels = pl.DataFrame({"customer_id": ids, "churned": churned})
@@ -182,16 +205,18 @@ def _segments_data():
 
 def test_problem_segments_hand_checked():
     cust, labels, value = _segments_data()
-    res = wb.problem_segments(None, cutoff="2025-01-01", customers=cust, labels=labels,
-                              value=value, min_customers=30)
+    res = wb.problem_segments(
+        None, cutoff="2025-01-01", customers=cust, labels=labels, value=value, min_customers=30
+    )
     t = res.table
     base = 160 / 400
     assert res.params["base_rate"] == base
     top = t.row(0, named=True)
     assert (top["dimension"], top["segment"]) == ("channel", "channel=paid")
     assert (top["customers"], top["churned"], top["churn_rate"]) == (100, 60, 0.6)
-    assert top["p_value"] == pytest.approx(sps.binomtest(60, 100, base,
-                                                         alternative="greater").pvalue)
+    assert top["p_value"] == pytest.approx(
+        sps.binomtest(60, 100, base, alternative="greater").pvalue
+    )
     assert top["significant"] and top["value_at_risk"] == 200.0
     assert top["excess_churned"] == pytest.approx(60 - 100 * base)
     assert top["lift"] == pytest.approx(1.5)
@@ -213,11 +238,13 @@ def test_problem_segments_hand_checked():
 def test_problem_segments_bad_input():
     cust, labels, value = _segments_data()
     with pytest.raises(wb.MissingColumnError, match="plan"):
-        wb.problem_segments(None, cutoff="2025-01-01", customers=cust, labels=labels,
-                            value=value, by=["plan"])
+        wb.problem_segments(
+            None, cutoff="2025-01-01", customers=cust, labels=labels, value=value, by=["plan"]
+        )
     with pytest.raises(wb.BadParameterError, match="min_customers=0"):
-        wb.problem_segments(None, cutoff="2025-01-01", customers=cust, labels=labels,
-                            value=value, min_customers=0)
+        wb.problem_segments(
+            None, cutoff="2025-01-01", customers=cust, labels=labels, value=value, min_customers=0
+        )
     with pytest.raises(wb.BadParameterError, match="value must be"):
         wb.problem_segments(None, cutoff="2025-01-01", customers=cust, labels=labels, value=3)
 
@@ -226,9 +253,14 @@ def test_problem_segments_bad_input():
 @pytest.mark.slow
 def test_patterns_on_the_sample():
     s = wb.datasets.load_sample()
-    res = wb.departed_patterns(s.events, cutoff="2025-09-01", customers=s.customers,
-                               subscriptions=s.subscriptions, annotations=s.annotations,
-                               active_within="180d")
+    res = wb.departed_patterns(
+        s.events,
+        cutoff="2025-09-01",
+        customers=s.customers,
+        subscriptions=s.subscriptions,
+        annotations=s.annotations,
+        active_within="180d",
+    )
     top = res.significant["feature"].to_list()
     assert "days_since_last_activity" in top[:5]
     # Channel is not in the truth of the buyer process; subscription status is.
@@ -243,11 +275,33 @@ def test_mann_whitney_matches_scipy():
     from workbench.patterns import mann_whitney
 
     rng = np.random.default_rng(0)
-    for n1, n2, ties in [(5, 7, False), (30, 45, False), (30, 45, True), (200, 150, True),
-                         (6, 40, True)]:
+    for n1, n2, ties in [
+        (5, 7, False),
+        (30, 45, False),
+        (30, 45, True),
+        (200, 150, True),
+        (6, 40, True),
+    ]:
         x, y = rng.normal(size=n1), rng.normal(0.3, size=n2)
         if ties:
             x, y = np.round(x), np.round(y)
         ref = sps.mannwhitneyu(x, y, alternative="two-sided")
         u, p = mann_whitney(x, y)
         assert u == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_high_value_departures_and_problem_segments_on_the_sample():
+    s = wb.datasets.load_sample()
+    kw = {"cutoff": "2025-09-01", "customers": s.customers, "active_within": "180d"}
+    high = wb.departed_patterns(s.events, min_value_quantile=0.8, **kw)
+    everyone = wb.departed_patterns(s.events, **kw)
+    n_high = high.params["n_churned"] + high.params["n_retained"]
+    n_all = everyone.params["n_churned"] + everyone.params["n_retained"]
+    assert n_high == pytest.approx(0.2 * n_all, rel=0.05)
+    assert high.params["value"] == "value_at_stake" and high.params["value_threshold"] > 0
+    seg = wb.problem_segments(s.events, **kw)
+    top = seg.significant
+    assert top.height > 0 and (top["churn_rate"] > top["base_rate"]).all()
+    # One-off buyers (plan "none") leave more often than subscribers under this label.
+    assert seg.table.filter(segment="plan=none")["significant"].item()

@@ -19,9 +19,15 @@ def sample():
 
 @pytest.fixture(scope="module")
 def model(sample):
-    return wb.churn_propensity(sample.events, cutoff=CUT, horizon="90d",
-                               customers=sample.customers, subscriptions=sample.subscriptions,
-                               annotations=sample.annotations, seed=1)
+    return wb.churn_propensity(
+        sample.events,
+        cutoff=CUT,
+        horizon="90d",
+        customers=sample.customers,
+        subscriptions=sample.subscriptions,
+        annotations=sample.annotations,
+        seed=1,
+    )
 
 
 def _perturb_after(events: pl.DataFrame, cut: datetime, seed: int) -> pl.DataFrame:
@@ -36,15 +42,20 @@ def _perturb_after(events: pl.DataFrame, cut: datetime, seed: int) -> pl.DataFra
         (pl.col("amount") * 3).alias("amount"),
     )
     extra = before.sample(n=min(200, before.height), seed=seed).with_columns(
-        pl.lit(cut + timedelta(days=5)).alias("ts"))
+        pl.lit(cut + timedelta(days=5)).alias("ts")
+    )
     return pl.concat([before, after, extra])
 
 
 # ----------------------------------------------------------------------------- leakage
 def test_features_use_only_data_before_the_cutoff(sample):
     ev = sample.events
-    kw = {"cutoff": CUT, "customers": sample.customers, "subscriptions": sample.subscriptions,
-          "annotations": sample.annotations}
+    kw = {
+        "cutoff": CUT,
+        "customers": sample.customers,
+        "subscriptions": sample.subscriptions,
+        "annotations": sample.annotations,
+    }
     base = wb.customer_features(ev, **kw)
     for seed in (1, 2):
         moved = _perturb_after(ev, CUT, seed)
@@ -56,15 +67,21 @@ def test_features_use_only_data_before_the_cutoff(sample):
     flips = (lab["churned"] != lab2["churned"]).sum()
     assert flips > 50
     # Removing everything after the cutoff churns the whole population.
-    gone = wb.churn_labels(ev.filter(pl.col("ts") < CUT), cutoff=CUT, horizon="90d",
-                           as_of=CUT + timedelta(days=90))
+    gone = wb.churn_labels(
+        ev.filter(pl.col("ts") < CUT), cutoff=CUT, horizon="90d", as_of=CUT + timedelta(days=90)
+    )
     assert gone["churned"].all()
 
 
 def test_an_event_at_the_cutoff_is_a_label_not_a_feature():
     t = lambda d: CUT + timedelta(days=d)  # noqa: E731
-    ev = pl.DataFrame({"customer_id": ["a", "a", "b", "b"], "ts": [t(-10), t(0), t(-5), t(90)],
-                       "amount": [1.0, 2.0, 3.0, 4.0]})
+    ev = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b"],
+            "ts": [t(-10), t(0), t(-5), t(90)],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
     f = wb.customer_features(ev, cutoff=CUT)
     assert f.filter(customer_id="a")["n_purchases"].item() == 1
     assert f.filter(customer_id="a")["total_spend"].item() == 1.0
@@ -73,11 +90,18 @@ def test_an_event_at_the_cutoff_is_a_label_not_a_feature():
     assert lab["churned"].to_list() == [False, True]
 
 
+@pytest.mark.slow
 def test_propensity_model_does_not_change_when_the_future_changes(sample, model):
     moved = _perturb_after(sample.events, CUT + timedelta(days=90), 3)
-    again = wb.churn_propensity(moved, cutoff=CUT, horizon="90d", customers=sample.customers,
-                                subscriptions=sample.subscriptions,
-                                annotations=sample.annotations, seed=1)
+    again = wb.churn_propensity(
+        moved,
+        cutoff=CUT,
+        horizon="90d",
+        customers=sample.customers,
+        subscriptions=sample.subscriptions,
+        annotations=sample.annotations,
+        seed=1,
+    )
     assert again.auc == pytest.approx(model.auc)
     assert_frame_equal(again.coefficients, model.coefficients)
 
@@ -104,15 +128,21 @@ def test_logit_recovers_a_known_effect():
         contacts = int(rng.integers(0, 4))
         t0 = CUT - timedelta(days=float(rng.uniform(20, 150)))
         rows.append((cid, t0, "purchase", 20.0))
-        rows += [(cid, t0 + timedelta(days=1 + j), "support_contact", None)
-                 for j in range(contacts)]
+        rows += [
+            (cid, t0 + timedelta(days=1 + j), "support_contact", None) for j in range(contacts)
+        ]
         if rng.random() > 1 / (1 + np.exp(-(-1.5 + 1.0 * contacts))):  # stays: buys again
             rows.append((cid, CUT + timedelta(days=float(rng.uniform(1, 80))), "purchase", 20.0))
     rows.append(("z", CUT + timedelta(days=120), "visit", None))
     ev = pl.DataFrame(rows, schema=["customer_id", "ts", "event", "amount"], orient="row")
     # n_events and the recent counts carry the contacts too: leave them out.
-    m = wb.churn_propensity(ev, cutoff=CUT, horizon="90d", seed=0,
-                            exclude=("n_events", "events_recent", "support_contacts_recent"))
+    m = wb.churn_propensity(
+        ev,
+        cutoff=CUT,
+        horizon="90d",
+        seed=0,
+        exclude=("n_events", "events_recent", "support_contacts_recent"),
+    )
     coef = m.coefficients.filter(term="support_contacts").row(0, named=True)
     assert coef["p_value"] < 0.001 and coef["coef"] > 0
     assert m.auc > 0.65
@@ -122,8 +152,9 @@ def test_logit_recovers_a_known_effect():
 # ----------------------------------------------------------------------------- sample data
 def test_propensity_on_the_sample(sample, model):
     assert model.auc > 0.6
-    assert model.params["n_holdout"] == pytest.approx(0.3 * (model.params["n_train"]
-                                                             + model.params["n_holdout"]), abs=1)
+    assert model.params["n_holdout"] == pytest.approx(
+        0.3 * (model.params["n_train"] + model.params["n_holdout"]), abs=1
+    )
     cal = model.calibration
     assert cal.height == 10 and cal["customers"].sum() == model.params["n_holdout"]
     # Calibrated: observed rate tracks the predicted one across deciles.
@@ -140,8 +171,11 @@ def test_propensity_on_the_sample(sample, model):
 
 def test_score_active_customers_at_as_of(sample, model):
     as_of = datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
-    kw = {"customers": sample.customers, "subscriptions": sample.subscriptions,
-          "annotations": sample.annotations}
+    kw = {
+        "customers": sample.customers,
+        "subscriptions": sample.subscriptions,
+        "annotations": sample.annotations,
+    }
     scores = model.score(sample.events, as_of=as_of, **kw)
     assert scores["churn_probability"].is_between(0, 1).all()
     assert set(scores["risk_decile"].unique()) == set(range(1, 11))
@@ -158,8 +192,9 @@ def test_score_active_customers_at_as_of(sample, model):
 
 @pytest.mark.slow
 def test_cox_variant_on_the_sample(sample):
-    m = wb.churn_propensity(sample.events, cutoff=CUT, horizon="90d", model="cox",
-                            customers=sample.customers, seed=1)
+    m = wb.churn_propensity(
+        sample.events, cutoff=CUT, horizon="90d", model="cox", customers=sample.customers, seed=1
+    )
     assert m.auc > 0.6
     assert m.coefficients["ratio_kind"][0] == "hazard_ratio"
     assert m.calibration["mean_predicted"].is_between(0, 1).all()

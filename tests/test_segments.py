@@ -40,14 +40,23 @@ def test_rfm_scores_hand_checked(lazy):
     assert out["m_score"].to_list() == [5, 4, 3, 2, 1]
     assert out["rfm_score"].to_list() == ["555", "444", "333", "222", "111"]
     assert out["segment"].to_list() == [
-        "Champions", "Loyal", "Need attention", "Hibernating", "Lost",
+        "Champions",
+        "Loyal",
+        "Need attention",
+        "Hibernating",
+        "Lost",
     ]
 
 
 def test_rfm_scores_ties_share_the_lower_score_and_mean_monetary():
-    rows = [("a", AS_OF - timedelta(days=5), 10.0), ("b", AS_OF - timedelta(days=5), 30.0),
-            ("b", AS_OF - timedelta(days=40), 10.0), ("c", AS_OF - timedelta(days=60), 4.0),
-            ("d", AS_OF - timedelta(days=2), 8.0), ("d", AS_OF - timedelta(days=9), 8.0)]
+    rows = [
+        ("a", AS_OF - timedelta(days=5), 10.0),
+        ("b", AS_OF - timedelta(days=5), 30.0),
+        ("b", AS_OF - timedelta(days=40), 10.0),
+        ("c", AS_OF - timedelta(days=60), 4.0),
+        ("d", AS_OF - timedelta(days=2), 8.0),
+        ("d", AS_OF - timedelta(days=9), 8.0),
+    ]
     out = wb.rfm_scores(_ev(rows), as_of=AS_OF, monetary="mean").sort("customer_id")
     # Frequencies 1, 2, 1, 2: min ranks 1, 3, 1, 3 of n=4 -> 1 + floor(5 * (rank-1) / 4).
     assert out["f_score"].to_list() == [1, 3, 1, 3]
@@ -81,8 +90,9 @@ def test_rfm_rule_table_covers_every_cell_once_in_order():
 
 def test_rfm_custom_rules_and_errors():
     ev = _rfm_log()
-    rules = pl.DataFrame({"segment": ["all"], "r_min": [1], "r_max": [5], "f_min": [1],
-                          "f_max": [5]})
+    rules = pl.DataFrame(
+        {"segment": ["all"], "r_min": [1], "r_max": [5], "f_min": [1], "f_max": [5]}
+    )
     assert set(wb.rfm_scores(ev, as_of=AS_OF, rules=rules)["segment"]) == {"all"}
     with pytest.raises(wb.BadParameterError, match="without a segment"):
         wb.rfm_scores(ev, as_of=AS_OF, rules=rules.with_columns(pl.lit(4).alias("r_max")))
@@ -97,15 +107,22 @@ def test_rfm_custom_rules_and_errors():
 def test_rfm_schema_mapping_and_pandas_input_give_the_same_answer():
     ev = _rfm_log()
     renamed = ev.rename({"customer_id": "user", "ts": "when", "amount": "revenue"})
-    out = wb.rfm_scores(renamed, as_of=AS_OF,
-                        schema=wb.EventSchema(customer_id="user", ts="when", amount="revenue"))
+    out = wb.rfm_scores(
+        renamed, as_of=AS_OF, schema=wb.EventSchema(customer_id="user", ts="when", amount="revenue")
+    )
     assert out.equals(wb.rfm_scores(ev, as_of=AS_OF))
     assert wb.rfm_scores(ev.to_pandas(), as_of=AS_OF).equals(wb.rfm_scores(ev, as_of=AS_OF))
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 300), st.floats(1, 500)),
-                min_size=1, max_size=40), st.randoms())
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 300), st.floats(1, 500)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.randoms(),
+)
 def test_rfm_scores_are_1_to_5_and_ignore_row_order(rows, rnd):
     ev = _ev([(f"c{c}", AS_OF - timedelta(days=d), a) for c, d, a in rows])
     out = wb.rfm_scores(ev, as_of=AS_OF)
@@ -119,8 +136,13 @@ def test_rfm_scores_are_1_to_5_and_ignore_row_order(rows, rnd):
 def test_rfm_segment_counts_and_figure():
     scores = wb.rfm_scores(_rfm_log(), as_of=AS_OF)
     counts = wb.rfm_segment_counts(scores)
-    assert counts["segment"].to_list() == ["Lost", "Champions", "Loyal", "Need attention",
-                                           "Hibernating"]
+    assert counts["segment"].to_list() == [
+        "Lost",
+        "Champions",
+        "Loyal",
+        "Need attention",
+        "Hibernating",
+    ]
     assert counts["customers"].sum() == 5
     from workbench.plots.leaving import rfm_segments_figure
 
@@ -133,11 +155,17 @@ def _abc_log():
     d = lambda y, m, day: datetime(y, m, day, tzinfo=UTC)  # noqa: E731
     rows = [
         # x: one purchase in each of the three 30-day periods -> CV 0 -> X; revenue 50.
-        ("x", d(2025, 1, 15), 20.0), ("x", d(2025, 2, 15), 15.0), ("x", d(2025, 3, 15), 15.0),
+        ("x", d(2025, 1, 15), 20.0),
+        ("x", d(2025, 2, 15), 15.0),
+        ("x", d(2025, 3, 15), 15.0),
         # y: counts (latest first) 1, 0, 2 -> mean 1, sd sqrt(2/3) = 0.816 -> Y; revenue 30.
-        ("y", d(2025, 1, 10), 10.0), ("y", d(2025, 1, 20), 10.0), ("y", d(2025, 3, 10), 10.0),
+        ("y", d(2025, 1, 10), 10.0),
+        ("y", d(2025, 1, 20), 10.0),
+        ("y", d(2025, 3, 10), 10.0),
         # z: counts 0, 0, 3 -> mean 1, sd sqrt(2) = 1.414 -> Z; revenue 15.
-        ("z", d(2025, 1, 5), 5.0), ("z", d(2025, 1, 6), 5.0), ("z", d(2025, 1, 7), 5.0),
+        ("z", d(2025, 1, 5), 5.0),
+        ("z", d(2025, 1, 6), 5.0),
+        ("z", d(2025, 1, 7), 5.0),
         # w: first purchase in the latest period -> 1 period < min_periods -> no XYZ; revenue 5.
         ("w", d(2025, 3, 25), 5.0),
         # v: only before the window -> not classified.
@@ -167,8 +195,15 @@ def test_abc_xyz_hand_checked():
 
 
 def test_abc_xyz_thresholds_are_configurable():
-    res = wb.abc_xyz(_abc_log(), as_of=AS_OF, period="30d", n_periods=3, min_periods=2,
-                     abc=(0.5, 0.3, 0.2), xyz=(0.9, 1.5))
+    res = wb.abc_xyz(
+        _abc_log(),
+        as_of=AS_OF,
+        period="30d",
+        n_periods=3,
+        min_periods=2,
+        abc=(0.5, 0.3, 0.2),
+        xyz=(0.9, 1.5),
+    )
     assert res.table["abc"].to_list() == ["A", "B", "C", "C"]
     assert res.table["xyz"].to_list() == ["X", "X", "Y", None]  # 1.414 <= 1.5
 

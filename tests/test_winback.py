@@ -32,23 +32,38 @@ class _FixedRisk:
         self.risk = list(risk)
 
     def score(self, events, *, as_of=None, customers=None):
-        return pl.DataFrame({"customer_id": ["a", "p", "h", "q"],
-                             "churn_probability": self.risk})
+        return pl.DataFrame({"customer_id": ["a", "p", "h", "q"], "churn_probability": self.risk})
 
 
 def _targets(risk=(0.1, 0.2, 0.9, 0.05), **kw):
     ev = _events()
     overdue = wb.overdue_customers(ev, as_of=AS_OF, k=1.5, model=None, prior_strength=0)
-    customers = pl.DataFrame({"customer_id": ["a", "p", "h", "q"],
-                              "preferred_channel": ["sms", None, None, None]})
-    campaigns = pl.DataFrame({
-        "customer_id": ["p", "p"], "campaign_id": ["c1", "c2"],
-        "sent_ts": [_day(5), _day(50)], "group": ["treatment", "treatment"],
-        "channel": ["push", "sms"],
-    })
-    return wb.winback_targets(ev, as_of=AS_OF, customers=customers, campaigns=campaigns,
-                              overdue=overdue, propensity=_FixedRisk(risk), model=None,
-                              inactivity="60d", high_risk=0.7, **kw)
+    customers = pl.DataFrame(
+        {"customer_id": ["a", "p", "h", "q"], "preferred_channel": ["sms", None, None, None]}
+    )
+    campaigns = pl.DataFrame(
+        {
+            "customer_id": ["p", "p"],
+            "campaign_id": ["c1", "c2"],
+            "sent_ts": [_day(5), _day(50)],
+            "group": ["treatment", "treatment"],
+            "channel": ["push", "sms"],
+        }
+    )
+    dropouts = wb.category_dropouts(ev, as_of=AS_OF, k=2.0, min_switches=2)
+    return wb.winback_targets(
+        ev,
+        dropouts=dropouts,
+        as_of=AS_OF,
+        customers=customers,
+        campaigns=campaigns,
+        overdue=overdue,
+        propensity=_FixedRisk(risk),
+        model=None,
+        inactivity="60d",
+        high_risk=0.7,
+        **kw,
+    )
 
 
 def test_winback_targets_hand_checked():
@@ -72,14 +87,28 @@ def test_winback_targets_hand_checked():
     assert h["offer"] == "loyalty_points"
     assert (h["channel"], h["channel_source"]) == ("email", "default")
     assert t["customer_id"][0] == "h"  # sorted by value at stake
-    assert t.columns == ["customer_id", "reason", "reasons", "reason_strength", "offer",
-                         "value_at_stake", "p_alive", "risk", "days_since_last_purchase",
-                         "category", "channel", "channel_source"]
+    assert t.columns == [
+        "customer_id",
+        "reason",
+        "reasons",
+        "reason_strength",
+        "offer",
+        "value_at_stake",
+        "p_alive",
+        "risk",
+        "days_since_last_purchase",
+        "category",
+        "channel",
+        "channel_source",
+    ]
 
 
 def test_winback_offer_rules_and_filters():
     assert wb.WINBACK_OFFER_RULES["offer"].to_list() == [
-        "loyalty_points", "category_discount", "inactivity_discount"]
+        "loyalty_points",
+        "category_discount",
+        "inactivity_discount",
+    ]
     # a is also high-risk now, but its value is below the 80% quantile: the drop-out rule wins.
     t = _targets(risk=(0.8, 0.2, 0.9, 0.05))
     a = t.filter(customer_id="a").row(0, named=True)
@@ -111,8 +140,9 @@ def test_winback_bad_input():
 @pytest.mark.slow
 def test_winback_on_the_sample():
     s = wb.datasets.load_sample()
-    t = wb.winback_targets(s.events, customers=s.customers, campaigns=s.campaigns,
-                           exclude_categories=("subscription",))
+    t = wb.winback_targets(
+        s.events, customers=s.customers, campaigns=s.campaigns, exclude_categories=("subscription",)
+    )
     assert t["customer_id"].is_unique().all()
     assert set(t["reason"]) <= {"overdue", "category_dropout", "long_inactivity", "high_risk"}
     assert t["channel"].null_count() == 0 and set(t["channel"]) <= {"email", "sms"}
@@ -123,9 +153,14 @@ def test_winback_on_the_sample():
 
 # ----------------------------------------------------------------------------- export
 def _small():
-    return pl.DataFrame({"customer_id": ["a", "b"], "reason": ["overdue", "high_risk"],
-                         "reasons": [["overdue", "long_inactivity"], ["high_risk"]],
-                         "value_at_stake": [10.0, 5.5]})
+    return pl.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "reason": ["overdue", "high_risk"],
+            "reasons": [["overdue", "long_inactivity"], ["high_risk"]],
+            "value_at_stake": [10.0, 5.5],
+        }
+    )
 
 
 def test_export_csv_and_parquet_round_trip(tmp_path):
@@ -157,8 +192,9 @@ def test_export_is_atomic(tmp_path, monkeypatch):
     before = path.read_bytes()
     replaced = []
     real_replace = os.replace
-    monkeypatch.setattr(wbk.os, "replace",
-                        lambda src, dst: (replaced.append((src, dst)), real_replace(src, dst)))
+    monkeypatch.setattr(
+        wbk.os, "replace", lambda src, dst: (replaced.append((src, dst)), real_replace(src, dst))
+    )
 
     def half_written(frame, target):
         with open(target, "w") as fh:
@@ -175,10 +211,11 @@ def test_export_is_atomic(tmp_path, monkeypatch):
         wb.export_targets(_small(), tmp_path / "new.csv")
     assert not (tmp_path / "new.csv").exists()
     monkeypatch.undo()
-    monkeypatch.setattr(wbk.os, "replace",
-                        lambda src, dst: (replaced.append((src, dst)), real_replace(src, dst)))
+    monkeypatch.setattr(
+        wbk.os, "replace", lambda src, dst: (replaced.append((src, dst)), real_replace(src, dst))
+    )
     wb.export_targets(_small(), tmp_path / "ok.csv")
-    (src, dst), = replaced
+    ((src, dst),) = replaced
     assert os.path.dirname(src) == str(tmp_path) and os.path.basename(src).startswith(".ok.csv")
     assert str(dst) == str(tmp_path / "ok.csv")
 

@@ -31,6 +31,38 @@ from .sources import (
 )
 
 # -- cohorts --
+from .cohorts import (
+    RETENTION_DEFINITIONS,
+    cohort_customers,
+    reference_figures,
+    retention_curve,
+    retention_matrix,
+)
+from .lifecycle import (
+    LIFECYCLE_DEFINITIONS,
+    Lifecycle,
+    RetentionRates,
+    customer_retention_rate,
+    day_n_retention,
+    lifecycle,
+    stickiness,
+)
+from .plots.cohorts import (
+    plot_lifecycle,
+    plot_mrr_bridge,
+    plot_retention_curves,
+    plot_retention_heatmap,
+    plot_retention_rate,
+    plot_value_curves,
+)
+from .revenue import (
+    REVENUE_DEFINITIONS,
+    MrrBridge,
+    ltv_curve,
+    mrr,
+    mrr_bridge,
+    value_retention,
+)
 # -- churn and survival --
 from .churn import CENSORING_DEFINITION, CHURN_DEFINITIONS, churn_table
 from .cycles import CYCLES_DEFINITION, purchase_cycles
@@ -57,16 +89,14 @@ from .overdue import (
 from .patterns import (
     PATTERNS_DEFINITION,
     PROBLEM_SEGMENTS_DEFINITION,
-    REASONS_DEFINITION,
-    ChurnReasons,
     DepartedPatterns,
     ProblemSegments,
-    churn_reasons,
     compare_groups,
     departed_patterns,
     problem_segments,
 )
 from .propensity import PROPENSITY_DEFINITION, ChurnPropensity, churn_propensity
+from .reasons import REASONS_DEFINITION, ChurnReasons, churn_reasons
 from .segments import (
     ABC_XYZ_DEFINITION,
     RFM_SEGMENT_RULES,
@@ -97,6 +127,30 @@ from .warehouse import activity_sql, activity_table, redact_uri
 __version__ = "0.1.0"
 
 __all__ = [
+    "LIFECYCLE_DEFINITIONS",
+    "Lifecycle",
+    "MrrBridge",
+    "RETENTION_DEFINITIONS",
+    "REVENUE_DEFINITIONS",
+    "RetentionRates",
+    "cohort_customers",
+    "customer_retention_rate",
+    "day_n_retention",
+    "lifecycle",
+    "ltv_curve",
+    "mrr",
+    "mrr_bridge",
+    "plot_lifecycle",
+    "plot_mrr_bridge",
+    "plot_retention_curves",
+    "plot_retention_heatmap",
+    "plot_retention_rate",
+    "plot_value_curves",
+    "reference_figures",
+    "retention_curve",
+    "retention_matrix",
+    "stickiness",
+    "value_retention",
     "CENSORING_DEFINITION",
     "CHURN_DEFINITIONS",
     "COX_DEFINITION",

@@ -15,13 +15,27 @@ Days are integers (days since 1970-01-01, UTC). Windows are half-open: the basel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
+from ._impact_fit import band_edges
 from .annotations import LABEL
-from .errors import BadDataError, MissingColumnError, closest
-from .schema import CUSTOMER_ID, PERIOD_END, PERIOD_START, CustomerSchema, canonical
+from .churn import churn_table
+from .cycles import last_day, parse_days, to_day
+from .errors import BadDataError, BadParameterError, MissingColumnError, closest
+from .schema import (
+    CUSTOMER_ID,
+    PERIOD_END,
+    PERIOD_START,
+    TS,
+    CustomerSchema,
+    SubscriptionSchema,
+    canonical,
+)
+
+_EPOCH = date(1970, 1, 1)
 
 SEG = "__segment"
 GROUP = "__group"  # 1 = the annotation's segment (or everyone), 0 = control
@@ -132,11 +146,11 @@ def _overlap(a0: pl.Expr, a1: pl.Expr, lo: int, hi: int) -> pl.Expr:
 
 @dataclass
 class Cells:
-    """Exposure and churn of one group around one event.
+    """Customer-time of one group around one event, for `fit_banded`.
 
-    `parts` holds per-unit day counts (base = days before st, after, post = days from hi on)
-    with the unit counts `n` and churns `y` of each distinct combination (paid periods), or is
-    None for exact churn days. Counts and exposures describe the before and after windows.
+    `days` (cells x parts), `band` (tenure band of each cell), `y` churns and `n` renewal units
+    per cell (paid periods), or `y` per cell and part with `n` None (exact churn days). The
+    counts and exposures describe the before and after windows.
     """
 
     events_before: int
@@ -144,20 +158,46 @@ class Cells:
     exposure_before: float
     exposure_after: float
     new_share: float  # share of after-window exposure from spells started on/after the event
-    parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    days: np.ndarray
+    band: np.ndarray
+    y: np.ndarray
+    n: np.ndarray | None = None
+    bands: list[str] | None = None  # tenure band of each band index
 
 
-def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int) -> dict[int, Cells]:
-    """Per group: renewal units overlapping [lo, hi), split into their base/after/post days."""
+_BIG = 10**9
+
+
+def _band_labels(kept: list[float], present: np.ndarray) -> list[str]:
+    def m(v: float) -> str:
+        return "inf" if v >= _BIG else f"{v / 30.4375:.0f}"
+
+    return [f"tenure {m(kept[i])}-{m(kept[i + 1])} months" for i in present]
+
+
+def _merge_index(fine_churns: np.ndarray, edges: list[float]) -> tuple[np.ndarray, list[float]]:
+    """Map fine tenure bands onto merged ones holding enough churns each."""
+    mids = np.asarray(edges[:-1], dtype=float)
+    kept = band_edges(mids, fine_churns, tuple(edges) if len(edges) > 1 else (0.0, _BIG))
+    return np.searchsorted(np.asarray(kept[1:-1], dtype=float), mids, side="right"), kept
+
+
+def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int,
+                 edges: list[float]) -> dict[int, Cells]:
+    """Per group: renewal units overlapping [lo, hi), split into their base/after/post days and
+    banded by tenure at the unit's start."""
     a0, a1 = pl.col("a0"), pl.col("a1")
     base = (pl.min_horizontal(a1, pl.lit(st)) - a0).clip(lower_bound=0)
-    before = _overlap(a0, a1, lo, st)
     after = _overlap(a0, a1, st, hi)
     post = (a1 - pl.max_horizontal(a0, pl.lit(hi))).clip(lower_bound=0)
+    cuts = [float(e) for e in edges[1:-1]]
+    tenure = (a0 - pl.col("spell_start")).cast(pl.Float64)
+    fine = tenure.cut(cuts, labels=[str(i) for i in range(len(cuts) + 1)]).cast(pl.String) \
+        .cast(pl.Int64) if cuts else pl.lit(0, dtype=pl.Int64)
     rows = (
         units.filter(pl.col("known") & (a1 > lo) & (a0 < hi))
-        .select(GROUP, "churned", base.alias("base"), before.alias("before"),
-                after.alias("after"), post.alias("post"),
+        .select(GROUP, "churned", base.alias("base"), _overlap(a0, a1, lo, st).alias("before"),
+                after.alias("after"), post.alias("post"), fine.alias("fine"),
                 (pl.col("spell_start") >= st).alias("new"))
         .collect()
     )
@@ -166,55 +206,93 @@ def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int) -> dict[int, Ce
         part = rows.filter(pl.col(GROUP) == g)
         if not part.height:
             continue
+        per_band = part.group_by("fine").agg(pl.col("churned").sum()).sort("fine")
+        fine_churns = np.zeros(len(edges) - 1)
+        fine_churns[per_band["fine"].to_numpy()] = per_band["churned"].to_numpy()
+        idx, kept = _merge_index(fine_churns, edges)
         comb = (
-            part.group_by("base", "after", "post")
+            part.with_columns(pl.col("fine").replace_strict(list(range(len(idx))), idx.tolist(),
+                                                            return_dtype=pl.Int64).alias("band"))
+            .group_by("band", "base", "after", "post")
             .agg(pl.len().alias("n"), pl.col("churned").sum().alias("y"))
-            .sort("base", "after", "post")
+            .sort("band", "base", "after", "post")
         )
-        days = comb.select("base", "after", "post").to_numpy().astype(float)
         # A churn is counted in the window holding most of its unit's days.
         ch = part.filter(pl.col("churned"))
-        in_after = ch.filter((pl.col("after") >= pl.col("base")) & (pl.col("after") >= pl.col("post")))
-        in_before = ch.filter((pl.col("base") > pl.col("after")) & (pl.col("base") >= pl.col("post")))
+        n_after = ch.filter((pl.col("after") >= pl.col("base"))
+                            & (pl.col("after") >= pl.col("post"))).height
+        n_before = ch.filter((pl.col("base") > pl.col("after"))
+                             & (pl.col("base") >= pl.col("post"))).height
         e_after = float(part["after"].sum())
         new_after = float(part.filter(pl.col("new"))["after"].sum())
         out[g] = Cells(
-            events_before=in_before.height,
-            events_after=in_after.height,
+            events_before=n_before,
+            events_after=n_after,
             exposure_before=float(part["before"].sum()),
             exposure_after=e_after,
             new_share=new_after / e_after if e_after > 0 else float("nan"),
-            parts=(days, comb["n"].to_numpy().astype(float), comb["y"].to_numpy().astype(float)),
+            days=comb.select("base", "after", "post").to_numpy().astype(float),
+            band=np.unique(comb["band"].to_numpy(), return_inverse=True)[1],
+            y=comb["y"].to_numpy().astype(float),
+            n=comb["n"].to_numpy().astype(float),
+            bands=_band_labels(kept, np.unique(comb["band"].to_numpy())),
         )
     return out
 
 
-def spell_cells(spells: pl.LazyFrame, lo: int, st: int, hi: int) -> dict[int, Cells]:
-    """Per group: exposure days and churns in [lo, st) and [st, hi) (exact churn days)."""
-    a0, a1 = pl.col("a0"), pl.col("a1")
-    day = pl.max_horizontal(a1 - 1, a0)
-    churned = pl.col("churned")
+def spell_cells(spells: pl.LazyFrame, lo: int, st: int, hi: int,
+                edges: list[float]) -> dict[int, Cells]:
+    """Per group and tenure band: exposure days and churns in [lo, st) and [st, hi)."""
+    bands = pl.LazyFrame({
+        "fine": list(range(len(edges) - 1)),
+        "t0": [int(min(e, _BIG)) for e in edges[:-1]],
+        "t1": [int(min(e, _BIG)) for e in edges[1:]],
+    }, schema={"fine": pl.Int64, "t0": pl.Int64, "t1": pl.Int64})
+    s = pl.col("spell_start")
+    b0, b1 = s + pl.col("t0"), s + pl.col("t1")
+    a0 = pl.max_horizontal(pl.col("a0"), b0)
+    a1 = pl.min_horizontal(pl.col("a1"), b1)
+    day = pl.max_horizontal(pl.col("a1") - 1, pl.col("a0"))
+    event = pl.col("churned") & (day >= b0) & (day < b1)
     stats = (
-        spells.filter((a1 > lo) & (a0 < hi))
-        .group_by(GROUP)
+        spells.filter((pl.col("a1") > lo) & (pl.col("a0") < hi))
+        .join(bands, how="cross")
+        .group_by(GROUP, "fine")
         .agg(
-            (churned & (day >= lo) & (day < st)).sum().alias("y_b"),
-            (churned & (day >= st) & (day < hi)).sum().alias("y_a"),
+            (event & (day >= lo) & (day < st)).sum().alias("y_b"),
+            (event & (day >= st) & (day < hi)).sum().alias("y_a"),
             _overlap(a0, a1, lo, st).sum().alias("e_b"),
             _overlap(a0, a1, st, hi).sum().alias("e_a"),
-            _overlap(a0, a1, st, hi).filter(pl.col("spell_start") >= st).sum().alias("e_new"),
+            _overlap(a0, a1, st, hi).filter(s >= st).sum().alias("e_new"),
         )
+        .sort(GROUP, "fine")
         .collect()
     )
     out = {}
-    for r in stats.iter_rows(named=True):
-        e_a = float(r["e_a"])
-        out[int(r[GROUP])] = Cells(
-            events_before=int(r["y_b"]),
-            events_after=int(r["y_a"]),
-            exposure_before=float(r["e_b"]),
+    for g in (1, 0):
+        part = stats.filter(pl.col(GROUP) == g)
+        if not part.height or part.select(pl.col("e_b") + pl.col("e_a")).sum().item() == 0:
+            continue
+        fine = part["fine"].to_numpy()
+        churns = np.zeros(len(edges) - 1)
+        churns[fine] = (part["y_b"] + part["y_a"]).to_numpy()
+        idx, kept = _merge_index(churns, edges)
+        nb = len(kept) - 1
+        days, y = np.zeros((nb, 2)), np.zeros((nb, 2))
+        np.add.at(days, idx[fine], part.select("e_b", "e_a").to_numpy().astype(float))
+        np.add.at(y, idx[fine], part.select("y_b", "y_a").to_numpy().astype(float))
+        keep = days.sum(axis=1) > 0
+        e_a = float(part["e_a"].sum())
+        out[g] = Cells(
+            events_before=int(part["y_b"].sum()),
+            events_after=int(part["y_a"].sum()),
+            exposure_before=float(part["e_b"].sum()),
             exposure_after=e_a,
-            new_share=float(r["e_new"]) / e_a if e_a > 0 else float("nan"),
+            new_share=float(part["e_new"].sum()) / e_a if e_a > 0 else float("nan"),
+            days=days[keep],
+            band=np.arange(int(keep.sum())),
+            y=y[keep],
+            bands=_band_labels(kept, np.flatnonzero(keep)),
         )
     return out
 
@@ -237,9 +315,101 @@ def retention_counts(spells: pl.LazyFrame, t0: int, t1: int) -> dict[int, tuple[
 
 
 def concurrent(ann: pl.DataFrame, row: dict, lo_date, hi_date) -> list[str]:
-    """Labels of other annotations whose range overlaps [lo_date, hi_date]."""
+    """Labels of other annotations whose range overlaps [lo_date, hi_date] (the caller widens
+    the range to cover after-effects of earlier events)."""
     others = ann.filter(
         (pl.col("start") <= hi_date) & (pl.col("end") >= lo_date)
         & ~((pl.col("start") == row["start"]) & (pl.col(LABEL) == row[LABEL]))
     )
     return others[LABEL].to_list()
+
+
+# -- churn sources -----------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """Where churn comes from: renewal units ("periods") or churn spells ("spells")."""
+
+    kind: str
+    lf: pl.LazyFrame
+    as_of: int
+    horizon: int  # first day whose churn is not yet known
+    where: str
+    description: str
+
+
+def day_num(d: date) -> int:
+    return (d - _EPOCH).days
+
+
+def churn_source(events, subscriptions, churn, *, metric, grace, as_of, schema, subscription_schema,
+            caller) -> Source:
+    is_table = churn is not None and not isinstance(churn, str | int | timedelta)
+    if subscriptions is not None and churn is not None:
+        raise BadParameterError(
+            f"{caller}: pass either subscriptions= (contractual churn) or churn=, not both."
+        )
+    if subscriptions is not None:
+        lag = parse_days(grace, caller, "grace", allow_zero=True)
+        subs = canonical(subscriptions, schema=subscription_schema, caller=caller,
+                         default=SubscriptionSchema)
+        if as_of is not None:
+            day = to_day(as_of, caller)
+        elif events is not None:
+            day = last_day(canonical(events, schema=schema, caller=caller), TS, caller)
+        else:
+            day = last_day(subs, PERIOD_START, caller)
+        d = day_num(day)
+        desc = f"subscriptions (renewal within {lag} days)"
+        if metric == "churn_hazard":
+            extra = [c for c in subs.collect_schema().names()
+                     if c not in (CUSTOMER_ID, PERIOD_START, PERIOD_END)]
+            units = period_units(subs, grace=lag, as_of=d, keep=extra).collect().lazy()
+            return Source("periods", units, d, d - lag, "subscriptions table", desc)
+        tbl = churn_table(subscriptions=subs, episodes=True, as_of=day, grace=grace)
+        return Source("spells", churn_spells(tbl.lazy()), d, d - lag, "churn table", desc)
+    if is_table:
+        tbl = _churn_input(churn, caller)
+        names = tbl.collect_schema().names()
+        if as_of is not None:
+            d = day_num(to_day(as_of, caller))
+        elif "days_since_last" in names and "last_active" in names:
+            d = tbl.select((pl.col("last_active").cast(pl.Date).cast(pl.Int64)
+                            + pl.col("days_since_last")).max()).collect().item()
+        else:
+            d = None
+        spells = churn_spells(tbl).collect().lazy()
+        lag = (tbl.select(pl.col("threshold_days").max()).collect().item()
+               if "threshold_days" in names else 0) or 0
+        last = spells.select(pl.col("a1").max()).collect().item()
+        d = int(d if d is not None else last)
+        return Source("spells", spells, d, d - int(lag), "churn table", "churn table")
+    if events is None:
+        raise BadParameterError(
+            f"{caller}: no churn data. Fix: pass subscriptions=, churn=<a wb.churn_table>, or "
+            f"the events (with churn='90d' for inactivity churn)."
+        )
+    threshold = "90d" if churn is None else churn
+    tbl = churn_table(events, inactivity=threshold, episodes=True, as_of=as_of, schema=schema)
+    d = tbl.select((pl.col("last_active").cast(pl.Int64) + pl.col("days_since_last")).max()).item()
+    if d is None:
+        d = day_num(to_day(as_of, caller)) if as_of is not None else 0
+    lag = parse_days(threshold, caller, "churn")
+    return Source("spells", churn_spells(tbl.lazy()), int(d), int(d) - lag, "churn table",
+                   f"inactivity churn ({lag} days)")
+
+
+def _churn_input(tbl, caller: str) -> pl.LazyFrame:
+    """A churn table (polars or pandas) as a LazyFrame with the columns event_impact needs."""
+    from .survival import to_lazy
+
+    lf = to_lazy(tbl, caller)
+    names = lf.collect_schema().names()
+    for col in (CUSTOMER_ID, "start", "churn_date", "churned", "duration_days"):
+        if col not in names:
+            raise MissingColumnError(
+                f"{caller}: churn table has no column {col!r}. Available: {names}. Fix: pass "
+                f"the output of wb.churn_table(...) as churn=."
+            )
+    return lf

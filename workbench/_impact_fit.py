@@ -1,16 +1,21 @@
-"""Rate models behind `event_impact`: interval-censored renewals, exact Poisson counts, contrasts.
+"""Rate models behind `event_impact`: tenure-banded hazards with a window effect.
 
-Interval-censored renewal model (paid periods). A unit k has d_kj days in part j (j = baseline,
-after window, after the window) and ends in churn with probability
+Each group (the segment, or the control) is fitted on its own. Customer-time is cut into cells
+k, each in one tenure band b(k) and with d_kj days in window part j (j = 0 baseline before the
+event, 1 the after window, and for paid periods 2 the time after the window). The daily hazard
+in cell k, part j is exp(alpha_b(k) + beta_j) with beta_0 = 0, so exp(beta_1) is the hazard
+ratio of the after window against the baseline among customers of the same tenure.
 
-    P_k = 1 - exp(-sum_j d_kj * exp(theta_j)),
+- Exact churn days (``interval=False``): churns y_kj are Poisson with mean
+  d_kj exp(alpha_b + beta_j), the piecewise-exponential model (a Poisson GLM with a log-exposure
+  offset).
+- Paid periods (``interval=True``): cell k holds n_k renewal units with identical day counts, y_k
+  of which ended in churn. A unit ends in churn when the latent lifetime ends inside it, with
+  probability 1 - exp(-H_k), H_k = sum_j d_kj exp(alpha_b + beta_j): the churn is only known to
+  lie somewhere in the last paid period (interval censoring).
 
-the chance that a latent exponential lifetime with hazard exp(theta_j) per day in part j ends
-inside the unit. theta is fitted by maximum likelihood (Fisher scoring on the distinct day
-combinations, with step halving); the covariance is the inverse Fisher information.
-
-Exact churn days: the log-rate of a window is log(churns / exposure), the maximum likelihood of
-a Poisson model with a log(exposure) offset, with variance 1 / churns.
+Both are fitted by maximum likelihood with Fisher scoring and step halving; the covariance is
+the inverse Fisher information.
 """
 
 from __future__ import annotations
@@ -21,32 +26,83 @@ import numpy as np
 from scipy import stats as sps
 
 
-def fit_interval(days: np.ndarray, n: np.ndarray, y: np.ndarray, *, max_iter: int = 200,
-                 tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Maximum likelihood log-rates (per day) of the interval-censored renewal model.
+def band_edges(tenure_events: np.ndarray, churned: np.ndarray, edges: tuple[float, ...],
+               min_events: int = 10) -> list[float]:
+    """Merge adjacent tenure bands (days) until each holds at least `min_events` churns.
 
-    `days`: (cells x parts) day counts; `n`: units per cell; `y`: churned units per cell.
-    Returns (theta, covariance, converged). Parts without any days must be left out by the
-    caller. A part whose rate runs to zero (no churn can be attributed to it) does not converge.
+    `tenure_events`: tenure (days) of each churn or unit; `churned`: its churn count (0/1 or
+    counts). Returns the kept edges, starting at 0 and ending with inf.
     """
-    days, n, y = (np.asarray(v, dtype=float) for v in (days, n, y))
-    parts = days.shape[1]
-    total = float((n[:, None] * days).sum())
-    theta = np.full(parts, math.log(max(y.sum(), 0.5) / total))
+    counts = np.histogram(tenure_events, bins=np.asarray(edges), weights=churned)[0]
+    kept = [edges[0]]
+    acc = 0.0
+    for i, c in enumerate(counts):
+        acc += c
+        if acc >= min_events and i < len(counts) - 1:
+            kept.append(edges[i + 1])
+            acc = 0.0
+    if acc < min_events and len(kept) > 1:  # too few in the last band: merge it downwards
+        kept.pop()
+    kept.append(edges[-1])
+    return kept
 
-    def loglik(t: np.ndarray) -> float:
-        h = days @ np.exp(t)
-        with np.errstate(divide="ignore"):
-            churn = np.where(y > 0, y * np.log(-np.expm1(-h)), 0.0)
-        return float(churn.sum() - ((n - y) * h).sum())
 
-    def score_info(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mu = days * np.exp(t)  # d H_k / d theta_j
-        h = mu.sum(axis=1)
-        em1 = np.expm1(h)
-        dl = y / em1 - (n - y)
-        w = n / em1  # Fisher information of H_k
-        return mu.T @ dl, mu.T @ (w[:, None] * mu)
+def fit_banded(days: np.ndarray, band: np.ndarray, y: np.ndarray, n: np.ndarray | None = None,
+               *, max_iter: int = 200, tol: float = 1e-9):
+    """Maximum likelihood of the banded model.
+
+    `days` (cells x parts), `band` (cells,) integer band of each cell. Poisson when `n` is None
+    (`y` has shape cells x parts); interval-censored units otherwise (`y` and `n` per cell).
+    Parts without exposure must be left out by the caller. Returns (theta, covariance,
+    converged) with theta = (alpha_0 .. alpha_{B-1}, beta_1 .. beta_{J-1}).
+    """
+    days = np.asarray(days, dtype=float)
+    band = np.asarray(band, dtype=np.int64)
+    y = np.asarray(y, dtype=float)
+    interval = n is not None
+    k, parts = days.shape
+    bands = int(band.max()) + 1
+    p = bands + parts - 1
+    x = np.zeros((k, parts, p))
+    x[np.arange(k), :, band] = 1.0
+    for j in range(1, parts):
+        x[:, j, bands + j - 1] = 1.0
+    theta = np.zeros(p)
+    for b in range(bands):
+        sel = band == b
+        churns = y[sel].sum()
+        theta[b] = math.log(max(churns, 0.5) / max(float(((n[sel, None] if interval else 1)
+                                                          * days[sel]).sum()), 1e-9))
+
+    def mu_of(t):
+        return days * np.exp(x @ t)
+
+    if interval:
+        nn = np.asarray(n, dtype=float)
+
+        def loglik(t):
+            h = mu_of(t).sum(axis=1)
+            with np.errstate(divide="ignore"):
+                churn = np.where(y > 0, y * np.log(-np.expm1(-h)), 0.0)
+            return float(churn.sum() - ((nn - y) * h).sum())
+
+        def score_info(t):
+            mu = mu_of(t)
+            g = np.einsum("kj,kjp->kp", mu, x)
+            em1 = np.expm1(mu.sum(axis=1))
+            return g.T @ (y / em1 - (nn - y)), g.T @ ((nn / em1)[:, None] * g)
+    else:
+
+        def loglik(t):
+            mu = mu_of(t)
+            with np.errstate(divide="ignore"):
+                lg = np.where(y > 0, y * np.log(np.where(mu > 0, mu, 1.0)), 0.0)
+            return float(lg.sum() - mu.sum())
+
+        def score_info(t):
+            mu = mu_of(t)
+            grad = np.einsum("kj,kjp->p", y - mu, x)
+            return grad, np.einsum("kj,kjp,kjq->pq", mu, x, x)
 
     current = loglik(theta)
     converged = False
@@ -58,12 +114,11 @@ def fit_interval(days: np.ndarray, n: np.ndarray, y: np.ndarray, *, max_iter: in
             break
         step = np.clip(step, -5.0, 5.0)
         scale = 1.0
-        while scale > 1e-6:
+        cand, value = theta + step, loglik(theta + step)
+        while value < current - 1e-12 and scale > 1e-6:
+            scale /= 2
             cand = theta + scale * step
             value = loglik(cand)
-            if value >= current - 1e-12:
-                break
-            scale /= 2
         theta, current = cand, value
         if np.max(np.abs(scale * step)) < tol:
             converged = True
@@ -72,9 +127,8 @@ def fit_interval(days: np.ndarray, n: np.ndarray, y: np.ndarray, *, max_iter: in
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
-        cov = np.full((parts, parts), np.nan)
-        converged = False
-    if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) > 1e6):
+        return theta, np.full((p, p), np.nan), False
+    if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) > 1e4):
         converged = False
     return theta, cov, converged
 
@@ -87,35 +141,3 @@ def wald(estimate: float, variance: float, level: float) -> tuple[float, float, 
     z = sps.norm.ppf(0.5 + level / 2)
     p = 2 * sps.norm.sf(abs(estimate) / se)
     return math.exp(estimate), math.exp(estimate - z * se), math.exp(estimate + z * se), float(p)
-
-
-def exact_rate_ratio(y_after: int, e_after: float, y_before: int, e_before: float,
-                     level: float) -> tuple[float, float, float, float]:
-    """Rate ratio (y_a / e_a) / (y_b / e_b) with the exact conditional interval and p-value.
-
-    Given the total churn count, the after-window count is binomial with success probability
-    pi = RR e_a / (RR e_a + e_b); the Clopper-Pearson interval of pi maps onto RR, and the
-    p-value is the two-sided binomial test of RR = 1 (pi = e_a / (e_a + e_b)).
-    """
-    total = y_after + y_before
-    if total == 0 or e_after <= 0 or e_before <= 0:
-        return (math.nan,) * 4
-    alpha = 1 - level
-    lo = sps.beta.ppf(alpha / 2, y_after, total - y_after + 1) if y_after > 0 else 0.0
-    hi = sps.beta.ppf(1 - alpha / 2, y_after + 1, total - y_after) if y_after < total else 1.0
-    odds = e_before / e_after
-
-    def ratio(pi: float) -> float:
-        return math.inf if pi >= 1 else pi / (1 - pi) * odds
-
-    est = ratio(y_after / total)
-    p = sps.binomtest(y_after, total, e_after / (e_after + e_before)).pvalue
-    return (est if math.isfinite(est) else math.nan, ratio(lo),
-            ratio(hi) if math.isfinite(ratio(hi)) else math.nan, float(p))
-
-
-def poisson_log_rates(y: float, e: float) -> tuple[float, float]:
-    """log(y / e) and its variance 1 / y (NaN without churn or exposure)."""
-    if y <= 0 or e <= 0:
-        return math.nan, math.nan
-    return math.log(y / e), 1.0 / y

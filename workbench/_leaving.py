@@ -102,8 +102,10 @@ def usual_category(purchase_lf: pl.LazyFrame) -> pl.LazyFrame:
     """customer_id, category: the category with most purchases (ties: the most recent, then A-Z)."""
     names = purchase_lf.collect_schema().names()
     if CATEGORY not in names:
-        return purchase_lf.select(CUSTOMER_ID).unique().with_columns(
-            pl.lit(None, dtype=pl.String).alias(CATEGORY)
+        return (
+            purchase_lf.select(CUSTOMER_ID)
+            .unique()
+            .with_columns(pl.lit(None, dtype=pl.String).alias(CATEGORY))
         )
     return (
         purchase_lf.filter(pl.col(CATEGORY).is_not_null())

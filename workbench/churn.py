@@ -222,32 +222,52 @@ def _subscription_intervals(subs: pl.LazyFrame, as_of_day: date, lag: int) -> pl
     )
 
 
+_SPAN = 1 << 26  # > any shifted day number: keeps customers apart in one running maximum
+_OFFSET = 1 << 24  # day numbers + offset are positive for any date after year -43000
+
+
 def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
     """Merge intervals whose uncovered gap is at most `lag` days into spells.
 
-    A gap of more than `lag` uncovered days between the end of coverage and the next start
-    breaks the spell (the customer churned and came back). The last spell has churned when its
-    end is at most as_of - lag, i.e. `lag` uncovered days have been seen by the end of as_of.
+    A gap of more than `lag` uncovered days between the end of coverage so far and the next
+    start breaks the spell (the customer churned and came back). The last spell has churned
+    when its end is at most as_of - lag, i.e. `lag` uncovered days have been seen by the end of
+    as_of. Implemented with whole-column scans on the sorted rows (no per-customer windows).
     """
-    prev_end = pl.col("b").cum_max().shift(1).over(CUSTOMER_ID)
-    new = prev_end.is_null() | ((pl.col("a") - prev_end) > pl.col("lag"))
     d = (as_of_day - _EPOCH).days
-    return (
-        iv.sort(CUSTOMER_ID, "a", "b")
-        .with_columns(new.cast(pl.Int64).cum_sum().over(CUSTOMER_ID).alias("episode"))
-        .group_by(CUSTOMER_ID, "episode")
+    same = (pl.col(CUSTOMER_ID) == pl.col(CUSTOMER_ID).shift(1)).fill_null(False)
+    cust = (~pl.col("__same")).cast(pl.Int64).cum_sum() * _SPAN
+    reach = (pl.col("__cust") + pl.col("b") + _OFFSET).cum_max() - pl.col("__cust") - _OFFSET
+    prev = pl.when(pl.col("__same")).then(pl.col("__reach").shift(1))
+    new = ~pl.col("__same") | ((pl.col("a") - prev) > pl.col("lag"))
+    spells = (
+        iv.with_columns(((pl.col("a") + _OFFSET) * _SPAN + pl.col("b") + _OFFSET).alias("__k"))
+        .sort(CUSTOMER_ID, "__k")  # = by (customer, a, b), cheaper than three sort keys
+        .with_columns(same.alias("__same"))
+        .with_columns(cust.alias("__cust"))
+        .with_columns(reach.alias("__reach"))
+        .with_columns(new.cast(pl.Int64).cum_sum().alias("__spell"))
+        .group_by("__spell")
         .agg(
+            pl.col(CUSTOMER_ID).first(),
             pl.col("a").min().alias("start"),
             pl.col("b").max().alias("end"),
             pl.col("lag").first(),
         )
-        .with_columns(
-            (pl.col("episode") == pl.col("episode").max().over(CUSTOMER_ID)).alias("is_last"),
-            (pl.col("end") - 1).alias("last"),
+        .sort("__spell")
+    )
+    first = pl.when(pl.col("__first")).then(pl.col("__spell")).forward_fill()
+    return (
+        spells.with_columns(
+            (pl.col(CUSTOMER_ID) != pl.col(CUSTOMER_ID).shift(1)).fill_null(True).alias("__first"),
+            (pl.col(CUSTOMER_ID) != pl.col(CUSTOMER_ID).shift(-1)).fill_null(True).alias("is_last"),
         )
         .with_columns(
+            (pl.col("__spell") - first + 1).alias("episode"),
+            (pl.col("end") - 1).alias("last"),
             (~pl.col("is_last") | (pl.col("end") <= d - pl.col("lag"))).alias("churned"),
         )
+        .drop("__spell", "__first")
     )
 
 

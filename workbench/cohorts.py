@@ -219,6 +219,7 @@ def cohort_customers(
     *,
     cohort,
     period: int,
+    unit: str = "month",
     group=None,
     status: str = "retained",
     **options,
@@ -226,7 +227,10 @@ def cohort_customers(
     """The customers behind one cell of `retention_matrix` (same options, same counts).
 
     cohort : the cohort's start date (any date inside the cohort period is accepted).
-    period : the cell's period (for brackets: the bracket's first period, as in the matrix).
+    period : the cell's period, as in the matrix's `period` column (for brackets: the
+        bracket's first period).
+    unit : the matrix's `period=` option (day, week, month, quarter), renamed here because
+        `period` names the cell.
     group : the by-group: a value (one `by` column) or a dict {column: value}.
     status : "retained" (the cell's retained customers), "lost" (in the denominator, not
         retained) or "base" (the whole denominator, with a `retained` flag).
@@ -234,18 +238,18 @@ def cohort_customers(
     Returns by..., cohort, period, customer_id, start (the start event's timestamp), retained.
     """
     caller = "cohort_customers"
-    unknown = [k for k in options if k not in _MATRIX_OPTIONS]
+    unknown = [k for k in options if k not in _MATRIX_OPTIONS or k == "period"]
     if unknown:
         raise BadParameterError(
             f"{caller}: unknown option {unknown[0]!r}. It accepts the options of "
-            f"retention_matrix: {list(_MATRIX_OPTIONS)}."
+            f"retention_matrix: {list(_MATRIX_OPTIONS)}, with period= passed as unit=."
         )
     statuses = ("retained", "lost", "base")
     if status not in statuses:
         raise bad_choice(caller, "status", status, statuses)
     io = {k: options.pop(k) for k in ("customers", "as_of", "schema", "customer_schema")
           if k in options}
-    spec = make_spec(caller, **options)
+    spec = make_spec(caller, period=unit, **options)
     if not isinstance(period, int) or isinstance(period, bool) or period < 0:
         raise BadParameterError(f"{caller}: period={period!r} must be an integer >= 0.")
     unit, need = period, period

@@ -127,21 +127,25 @@ def customer_features(
     base = before.group_by(CUSTOMER_ID).agg(aggs)
 
     if customers is not None:
-        cust = canonical(
-            customers, schema=customer_schema, caller=caller, default=CustomerSchema
-        )
+        cust = canonical(customers, schema=customer_schema, caller=caller, default=CustomerSchema)
         cnames = cust.collect_schema().names()
         if SIGNUP_TS in cnames:
-            base = base.join(
-                cust.select(CUSTOMER_ID, pl.col(SIGNUP_TS).alias("__signup")),
-                on=CUSTOMER_ID,
-                how="left",
-            ).with_columns(
-                pl.when(pl.col("__signup").is_not_null() & (pl.col("__signup") < pl.col("__first")))
-                .then(pl.col("__signup"))
-                .otherwise(pl.col("__first"))
-                .alias("__first")
-            ).drop("__signup")
+            base = (
+                base.join(
+                    cust.select(CUSTOMER_ID, pl.col(SIGNUP_TS).alias("__signup")),
+                    on=CUSTOMER_ID,
+                    how="left",
+                )
+                .with_columns(
+                    pl.when(
+                        pl.col("__signup").is_not_null() & (pl.col("__signup") < pl.col("__first"))
+                    )
+                    .then(pl.col("__signup"))
+                    .otherwise(pl.col("__first"))
+                    .alias("__first")
+                )
+                .drop("__signup")
+            )
         attrs = [c for c in cnames if c not in (CUSTOMER_ID, SIGNUP_TS)]
     else:
         attrs = []
@@ -162,9 +166,19 @@ def customer_features(
         .alias("mean_order_value"),
     )
     cols = [
-        "tenure_days", "days_since_last_activity", "days_since_last_purchase", "n_events",
-        "n_purchases", "purchases_recent", "purchases_previous", "purchase_trend",
-        "purchases_per_30d", "events_recent", "total_spend", "mean_order_value", "spend_recent",
+        "tenure_days",
+        "days_since_last_activity",
+        "days_since_last_purchase",
+        "n_events",
+        "n_purchases",
+        "purchases_recent",
+        "purchases_previous",
+        "purchase_trend",
+        "purchases_per_30d",
+        "events_recent",
+        "total_spend",
+        "mean_order_value",
+        "spend_recent",
     ]
     if has_discount:
         out = out.with_columns(
@@ -201,7 +215,11 @@ def customer_features(
 
     if annotations is not None:
         exposure = _tariff_exposure(
-            annotations, out, cust if customers is not None else None, cut, annotation_match,
+            annotations,
+            out,
+            cust if customers is not None else None,
+            cut,
+            annotation_match,
             caller,
         )
         out = out.join(exposure, on=CUSTOMER_ID, how="left")
@@ -277,7 +295,8 @@ def _tariff_exposure(annotations, base: pl.LazyFrame, cust, cut: datetime, match
     if seg_cols:
         frame = frame.join(
             cust.select(CUSTOMER_ID, *[pl.col(c).alias("__seg_" + c) for c in seg_cols]),
-            on=CUSTOMER_ID, how="left",
+            on=CUSTOMER_ID,
+            how="left",
         )
     return frame.select(CUSTOMER_ID, pl.sum_horizontal(terms).alias("tariff_changes_exposed"))
 

@@ -85,8 +85,11 @@ def _fit_value_models(summary: pl.DataFrame, horizon_days: float, spend: str) ->
     f = summary["frequency"].to_numpy().astype(float)
     r = summary["recency"].to_numpy().astype(float)
     t = summary["T"].to_numpy().astype(float)
+    # Only point predictions are used here: a note that standard errors are unavailable is moot.
+    moot = "ignore", ".*standard errors are not available.*"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.filterwarnings(*moot)
         bg = BetaGeoNBD().fit(summary)
         p_alive = np.asarray(bg.conditional_probability_alive(f, r, t), dtype=float)
         n_exp = np.asarray(
@@ -101,7 +104,9 @@ def _fit_value_models(summary: pl.DataFrame, horizon_days: float, spend: str) ->
                 "value_at_stake: fewer than 10 customers with repeat purchases and a positive "
                 "spend, too few for the Gamma-Gamma spend model. Fix: pass spend='mean'."
             )
-        gg = GammaGamma().fit(summary.filter(pl.Series(ok)))
+        with warnings.catch_warnings():
+            warnings.filterwarnings(*moot)
+            gg = GammaGamma().fit(summary.filter(pl.Series(ok)))
         exp_spend = np.asarray(gg.conditional_expected_average_profit(f, m), dtype=float)
         own = summary["__mean_spend"].to_numpy().astype(float)
         exp_spend = np.where(np.isfinite(exp_spend), exp_spend, own)  # q <= 1: no finite mean
@@ -143,8 +148,9 @@ def value_at_stake(
     h = days(parse_duration(horizon, caller, "horizon"))
     lf = canonical(events, schema=schema, caller=caller, require=(AMOUNT,))
     at = resolve_as_of(lf, as_of, caller)
-    buys = lf.filter((pl.col(EVENT) == purchase_event) & (
-        pl.col(TS) < at if before else pl.col(TS) <= at))
+    buys = lf.filter(
+        (pl.col(EVENT) == purchase_event) & (pl.col(TS) < at if before else pl.col(TS) <= at)
+    )
     names = buys.collect_schema().names()
     summary = rfm_summary(buys, time_unit="D", collapse="D", observation_end=at, event=None)
     if summary.height < 20:
@@ -152,9 +158,11 @@ def value_at_stake(
             f"{caller}: {summary.height} customers with purchases before {at:%Y-%m-%d} are "
             f"too few to fit the BG/NBD model. Fix: use more history or a later date."
         )
-    means = buys.group_by(CUSTOMER_ID).agg(
-        (amount_expr(names).sum() / weight(names).sum()).alias("__mean_spend")
-    ).collect()
+    means = (
+        buys.group_by(CUSTOMER_ID)
+        .agg((amount_expr(names).sum() / weight(names).sum()).alias("__mean_spend"))
+        .collect()
+    )
     summary = summary.join(means, on=CUSTOMER_ID, how="left")
     pred = _fit_value_models(summary, h, spend)
     return (
@@ -227,15 +235,14 @@ def overdue_customers(
     h = days(parse_duration(horizon, caller, "horizon"))
     lf = canonical(events, schema=schema, caller=caller, require=(AMOUNT,))
     at = resolve_as_of(lf, as_of, caller)
-    cycles = purchase_cycles(
-        lf, event=purchase_event, as_of=at, prior_strength=prior_strength
-    )
+    cycles = purchase_cycles(lf, event=purchase_event, as_of=at, prior_strength=prior_strength)
     od = cycles.filter(
         (pl.col("n_purchases") >= min_purchases) & (pl.col("overdue_ratio") >= k)
     ).with_columns(
-        (pl.lit(at.date()) - pl.col("expected_next")).dt.total_days().cast(pl.Int64).alias(
-            "days_overdue"
-        )
+        (pl.lit(at.date()) - pl.col("expected_next"))
+        .dt.total_days()
+        .cast(pl.Int64)
+        .alias("days_overdue")
     )
     if max_days_since is not None:
         limit = days(parse_duration(max_days_since, caller, "max_days_since"))
@@ -243,10 +250,12 @@ def overdue_customers(
     buys = lf.filter((pl.col(EVENT) == purchase_event) & (pl.col(TS) <= at))
     cat = usual_category(buys).collect()
     if model == "bgnbd":
-        val = value_at_stake(lf, as_of=at, horizon=horizon, spend=spend,
-                             purchase_event=purchase_event)
-        val = val.select(CUSTOMER_ID, "p_alive", "expected_purchases", "expected_spend",
-                         "value_at_stake")
+        val = value_at_stake(
+            lf, as_of=at, horizon=horizon, spend=spend, purchase_event=purchase_event
+        )
+        val = val.select(
+            CUSTOMER_ID, "p_alive", "expected_purchases", "expected_spend", "value_at_stake"
+        )
     else:
         names = buys.collect_schema().names()
         val = (
@@ -263,15 +272,32 @@ def overdue_customers(
             (pl.col("expected_spend") * pl.col("expected_purchases")).alias("value_at_stake")
         )
     table = out.select(
-        CUSTOMER_ID, CATEGORY, "n_purchases", "last_purchase", "typical_gap_days",
-        "expected_next", "days_since_last", "overdue_ratio", "days_overdue", "p_alive",
-        "expected_purchases", "expected_spend", "value_at_stake",
+        CUSTOMER_ID,
+        CATEGORY,
+        "n_purchases",
+        "last_purchase",
+        "typical_gap_days",
+        "expected_next",
+        "days_since_last",
+        "overdue_ratio",
+        "days_overdue",
+        "p_alive",
+        "expected_purchases",
+        "expected_spend",
+        "value_at_stake",
     ).sort(["value_at_stake", CUSTOMER_ID], descending=[True, False], nulls_last=True)
-    params = {"as_of": at, "k": k, "min_purchases": min_purchases,
-              "prior_strength": prior_strength, "horizon": str(horizon), "horizon_days": h,
-              "model": model, "spend": spend, "max_days_since": max_days_since,
-              "customers_with_rhythm": cycles.filter(
-                  pl.col("n_purchases") >= min_purchases).height}
+    params = {
+        "as_of": at,
+        "k": k,
+        "min_purchases": min_purchases,
+        "prior_strength": prior_strength,
+        "horizon": str(horizon),
+        "horizon_days": h,
+        "model": model,
+        "spend": spend,
+        "max_days_since": max_days_since,
+        "customers_with_rhythm": cycles.filter(pl.col("n_purchases") >= min_purchases).height,
+    }
     return OverdueCustomers(table=table, params=params)
 
 
@@ -340,10 +366,14 @@ def category_dropouts(
         )
         .filter(pl.col("__n") >= m)
         .with_columns(
-            ((pl.col("last_category_purchase") - pl.col("__first")).dt.total_microseconds()
-             / DAY_US / (pl.col("__n") - 1)).alias("category_cycle_days"),
-            ((pl.lit(at) - pl.col("last_category_purchase")).dt.total_microseconds()
-             / DAY_US).alias("days_since_category"),
+            (
+                (pl.col("last_category_purchase") - pl.col("__first")).dt.total_microseconds()
+                / DAY_US
+                / (pl.col("__n") - 1)
+            ).alias("category_cycle_days"),
+            (
+                (pl.lit(at) - pl.col("last_category_purchase")).dt.total_microseconds() / DAY_US
+            ).alias("days_since_category"),
         )
         .filter(pl.col("category_cycle_days") > 0)
         .with_columns(
@@ -352,13 +382,20 @@ def category_dropouts(
             )
         )
         .filter(pl.col("days_since_category") >= pl.col("recent_window_days"))
-        .select(CUSTOMER_ID, pl.col(CATEGORY).alias("__dropped"), "category_cycle_days",
-                "last_category_purchase", "days_since_category", "recent_window_days")
+        .select(
+            CUSTOMER_ID,
+            pl.col(CATEGORY).alias("__dropped"),
+            "category_cycle_days",
+            "last_category_purchase",
+            "days_since_category",
+            "recent_window_days",
+        )
     )
     # Every purchase of the candidate customers, placed relative to each candidate category.
     rows = pairs.join(
         buys.select(CUSTOMER_ID, CATEGORY, TS, age.alias("__age"), w.alias("__w")),
-        on=CUSTOMER_ID, how="inner",
+        on=CUSTOMER_ID,
+        how="inner",
     ).with_columns((pl.col(CATEGORY) == pl.col("__dropped")).alias("__same"))
     in_ref = pl.col("__age") >= pl.col("recent_window_days")
     if ref_days is not None:
@@ -367,11 +404,15 @@ def category_dropouts(
     other = ~pl.col("__same")
     stats = rows.group_by(CUSTOMER_ID, "__dropped").agg(
         pl.col("__w").filter(in_ref & pl.col("__same")).sum().alias("category_purchases"),
-        pl.col("__w").filter(in_ref & (pl.col(TS) <= pl.col("last_category_purchase")))
-        .sum().alias("__ref_all"),
+        pl.col("__w")
+        .filter(in_ref & (pl.col(TS) <= pl.col("last_category_purchase")))
+        .sum()
+        .alias("__ref_all"),
         pl.col("__w").filter(in_recent & other).sum().alias("other_purchases_recent"),
-        pl.col("__w").filter(other & (pl.col(TS) > pl.col("last_category_purchase")))
-        .sum().alias("switches"),
+        pl.col("__w")
+        .filter(other & (pl.col(TS) > pl.col("last_category_purchase")))
+        .sum()
+        .alias("switches"),
     )
     return (
         pairs.join(stats, on=[CUSTOMER_ID, "__dropped"], how="inner")
@@ -387,9 +428,17 @@ def category_dropouts(
         )
         .rename({"__dropped": CATEGORY})
         .select(
-            CUSTOMER_ID, CATEGORY, "category_purchases", "category_share",
-            "category_cycle_days", "last_category_purchase", "days_since_category",
-            "recent_window_days", "other_purchases_recent", "switches", "gap_ratio",
+            CUSTOMER_ID,
+            CATEGORY,
+            "category_purchases",
+            "category_share",
+            "category_cycle_days",
+            "last_category_purchase",
+            "days_since_category",
+            "recent_window_days",
+            "other_purchases_recent",
+            "switches",
+            "gap_ratio",
         )
         .sort(["gap_ratio", CUSTOMER_ID, CATEGORY], descending=[True, False, False])
         .collect()

@@ -54,8 +54,14 @@ _TABLE_SCHEMA = {
 
 def _numeric_row(name: str, x: np.ndarray, y: np.ndarray) -> dict:
     n1, n2 = len(x), len(y)
-    row = {"feature": name, "kind": "numeric", "test": "Mann-Whitney U", "n_churned": n1,
-           "n_retained": n2, "level": None}
+    row = {
+        "feature": name,
+        "kind": "numeric",
+        "test": "Mann-Whitney U",
+        "n_churned": n1,
+        "n_retained": n2,
+        "level": None,
+    }
     if n1 == 0 or n2 == 0:
         return row | {"churned_value": _mean(x), "retained_value": _mean(y)}
     m1, m2 = float(np.mean(x)), float(np.mean(y))
@@ -67,8 +73,13 @@ def _numeric_row(name: str, x: np.ndarray, y: np.ndarray) -> dict:
     u, p = mann_whitney(x, y)
     delta = 2 * float(u) / (n1 * n2) - 1  # P(X > Y) - P(X < Y)
     return row | {
-        "churned_value": m1, "retained_value": m2, "smd": float(smd), "cliffs_delta": delta,
-        "effect_size": delta, "statistic": float(u), "p_value": float(p),
+        "churned_value": m1,
+        "retained_value": m2,
+        "smd": float(smd),
+        "cliffs_delta": delta,
+        "effect_size": delta,
+        "statistic": float(u),
+        "p_value": float(p),
     }
 
 
@@ -107,10 +118,12 @@ def _categorical_row(name: str, values: pl.Series, churned: np.ndarray) -> dict 
     levels = levels.tolist()
     n1, n2 = int(churned.sum()), int((~churned).sum())
     row = {"feature": name, "kind": "categorical", "n_churned": n1, "n_retained": n2}
-    table = np.column_stack([
-        np.bincount(code[churned], minlength=len(levels)),
-        np.bincount(code[~churned], minlength=len(levels)),
-    ]).astype(float)
+    table = np.column_stack(
+        [
+            np.bincount(code[churned], minlength=len(levels)),
+            np.bincount(code[~churned], minlength=len(levels)),
+        ]
+    ).astype(float)
     if len(levels) < 2:
         return None  # no variation
     if n1 == 0 or n2 == 0:
@@ -129,9 +142,15 @@ def _categorical_row(name: str, values: pl.Series, churned: np.ndarray) -> dict 
         p = float(sps.chi2.sf(chi2, df=len(levels) - 1))
     v = float(np.sqrt(chi2 / n))  # Cramér's V with two groups: sqrt(chi2 / (n * (2 - 1)))
     return row | {
-        "test": test, "level": levels[top], "churned_value": float(share1[top]),
-        "retained_value": float(share2[top]), "prop_diff": float(diffs[top]), "cramers_v": v,
-        "effect_size": v, "statistic": chi2, "p_value": float(p),
+        "test": test,
+        "level": levels[top],
+        "churned_value": float(share1[top]),
+        "retained_value": float(share2[top]),
+        "prop_diff": float(diffs[top]),
+        "cramers_v": v,
+        "effect_size": v,
+        "statistic": chi2,
+        "p_value": float(p),
     }
 
 
@@ -152,9 +171,11 @@ def compare_groups(
             f"{caller}: no group column {group!r}. Available: {frame.columns}."
         )
     g = frame[group].cast(pl.Boolean).fill_null(False).to_numpy()
-    names = features if features is not None else [
-        c for c in frame.columns if c not in (group, CUSTOMER_ID)
-    ]
+    names = (
+        features
+        if features is not None
+        else [c for c in frame.columns if c not in (group, CUSTOMER_ID)]
+    )
     rows = []
     for name in names:
         s = frame[name]
@@ -168,9 +189,7 @@ def compare_groups(
             row = _categorical_row(name, s, g)
             if row is not None:
                 rows.append(row)
-    table = pl.DataFrame(rows, schema=_TABLE_SCHEMA) if rows else pl.DataFrame(
-        schema=_TABLE_SCHEMA
-    )
+    table = pl.DataFrame(rows, schema=_TABLE_SCHEMA) if rows else pl.DataFrame(schema=_TABLE_SCHEMA)
     p = table["p_value"].fill_null(np.nan).to_numpy()
     adj = bh_adjust(p) if len(p) else np.array([])
     return (
@@ -226,7 +245,9 @@ def _value_frame(value, features: pl.DataFrame, customers, events, cut, horizon,
     if isinstance(value, str):
         for src in (features, customers):
             if isinstance(src, pl.DataFrame) and value in src.columns:
-                return src.select(CUSTOMER_ID, pl.col(value).cast(pl.Float64).alias("__value")), value
+                return src.select(
+                    CUSTOMER_ID, pl.col(value).cast(pl.Float64).alias("__value")
+                ), value
         raise MissingColumnError(
             f"{caller}: value={value!r} is not a column of the features or customers. "
             f"Fix: pass a column name, a frame (customer_id, value) or None for the predicted "
@@ -275,13 +296,22 @@ def departed_patterns(
         check_fraction(caller, "min_value_quantile", min_value_quantile, closed=False)
     if features is None:
         features = customer_features(
-            events, cutoff=cutoff, customers=customers, subscriptions=subscriptions,
-            annotations=annotations, schema=schema, customer_schema=customer_schema,
+            events,
+            cutoff=cutoff,
+            customers=customers,
+            subscriptions=subscriptions,
+            annotations=annotations,
+            schema=schema,
+            customer_schema=customer_schema,
         )
     if labels is None:
         labels = churn_labels(
-            events, cutoff=cutoff, horizon=horizon, active_within=active_within,
-            activity=activity, schema=schema,
+            events,
+            cutoff=cutoff,
+            horizon=horizon,
+            active_within=active_within,
+            activity=activity,
+            schema=schema,
         )
     for name, frame, col in (("labels", labels, "churned"), ("features", features, CUSTOMER_ID)):
         if not isinstance(frame, pl.DataFrame) or col not in frame.columns:
@@ -289,9 +319,14 @@ def departed_patterns(
                 f"{caller}: {name} must be a polars DataFrame with a {col!r} column."
             )
     data = features.join(labels.select(CUSTOMER_ID, "churned"), on=CUSTOMER_ID, how="inner")
-    params = {"cutoff": str(cutoff), "horizon": str(horizon), "alpha": alpha,
-              "active_within": active_within, "activity": activity,
-              "min_value_quantile": min_value_quantile}
+    params = {
+        "cutoff": str(cutoff),
+        "horizon": str(horizon),
+        "alpha": alpha,
+        "active_within": active_within,
+        "activity": activity,
+        "min_value_quantile": min_value_quantile,
+    }
     if min_value_quantile is not None:
         vals, vname = _value_frame(value, features, customers, events, cutoff, horizon, caller)
         data = data.join(vals, on=CUSTOMER_ID, how="left")
@@ -310,127 +345,6 @@ def departed_patterns(
     cols = [c for c in data.columns if c not in (CUSTOMER_ID, "churned", *exclude)]
     table = compare_groups(data, group="churned", features=cols, alpha=alpha)
     return DepartedPatterns(table=table, params=params, data=data)
-
-
-# ----------------------------------------------------------------------------- churn reasons
-REASONS_DEFINITION = (
-    "Churn reasons: each customer's latest survey answer; share of answers per reason within "
-    "each segment with a Wilson interval; a chi-square test of independence of reason and segment."
-)
-
-
-@dataclass(frozen=True)
-class ChurnReasons:
-    """Survey reasons by segment: `.table` (segment, reason, share, CI), `.test`, `.params`."""
-
-    table: pl.DataFrame
-    test: dict | None
-    params: dict = field(default_factory=dict)
-    definition: str = REASONS_DEFINITION
-
-    def plot(self):
-        from .plots.leaving import churn_reasons_figure
-
-        return churn_reasons_figure(self)
-
-    def _repr_html_(self) -> str:
-        t = self.test
-        line = (
-            f"<p>Chi-square {t['statistic']:.2f}, df {t['dof']}, p = {t['p_value']:.3g}</p>"
-            if t else ""
-        )
-        return f"<h4>Churn reasons</h4><p>{html.escape(self.definition)}</p>{line}" + (
-            self.table._repr_html_()
-        )
-
-
-def churn_reasons(
-    feedback,
-    *,
-    customers=None,
-    by: str | None = None,
-    level: float = 0.95,
-    feedback_schema=None,
-    customer_schema: CustomerSchema | None = None,
-) -> ChurnReasons:
-    """Churn-reason answers tabulated by segment with Wilson intervals and a chi-square test.
-
-    Each customer's latest answer counts once. `by` is a column of `feedback` or of `customers`
-    (joined on customer_id); None gives one segment "all". ``.table``: segment, reason,
-    answers, segment_answers, share, ci_low, ci_high. ``.test``: chi-square test of
-    independence of reason and segment (statistic, dof, p_value, min_expected), None without
-    `by`. A WorkbenchWarning flags expected counts below 5.
-    """
-    from .schema import REASON, TS, FeedbackSchema, canonical
-    from .stats import wilson_ci
-
-    caller = "churn_reasons"
-    level = check_fraction(caller, "level", level)
-    fb = canonical(feedback, schema=feedback_schema, caller=caller, default=FeedbackSchema)
-    fb = fb.sort(TS).group_by(CUSTOMER_ID).agg(pl.all().last())
-    names = fb.collect_schema().names()
-    if by is None:
-        fb = fb.with_columns(pl.lit("all").alias("__segment"))
-    elif by in names and by not in (CUSTOMER_ID, TS, REASON):
-        fb = fb.with_columns(pl.col(by).cast(pl.String).alias("__segment"))
-    else:
-        cnames = []
-        if customers is not None:
-            cust = canonical(customers, schema=customer_schema, caller=caller,
-                             default=CustomerSchema)
-            cnames = cust.collect_schema().names()
-        if by not in cnames:
-            raise MissingColumnError(
-                f"{caller}: by={by!r} is neither a feedback column {names} nor a customers "
-                f"column {cnames}. Fix: pass customers=... with that attribute, or another by=."
-            )
-        fb = fb.join(
-            cust.select(CUSTOMER_ID, pl.col(by).cast(pl.String).alias("__segment")),
-            on=CUSTOMER_ID, how="left",
-        )
-    counts = (
-        fb.with_columns(pl.col("__segment").fill_null("(missing)"))
-        .group_by("__segment", REASON)
-        .agg(pl.len().cast(pl.Int64).alias("answers"))
-        .collect()
-    )
-    if counts.height == 0:
-        raise BadParameterError(f"{caller}: feedback has no answers to tabulate.")
-    segs = sorted(counts["__segment"].unique().to_list())
-    reasons = sorted(counts[REASON].drop_nulls().unique().to_list())
-    grid = pl.DataFrame({"__segment": segs}).join(
-        pl.DataFrame({REASON: reasons}), how="cross"
-    )
-    full = (
-        grid.join(counts, on=["__segment", REASON], how="left")
-        .with_columns(pl.col("answers").fill_null(0))
-        .with_columns(pl.col("answers").sum().over("__segment").alias("segment_answers"))
-        .with_columns((pl.col("answers") / pl.col("segment_answers")).alias("share"))
-    )
-    low, high = wilson_ci(full["answers"], full["segment_answers"], level)
-    table = full.with_columns(
-        pl.Series("ci_low", low), pl.Series("ci_high", high)
-    ).rename({"__segment": "segment"}).select(
-        "segment", REASON, "answers", "segment_answers", "share", "ci_low", "ci_high"
-    )
-    test = None
-    if len(segs) > 1 and len(reasons) > 1:
-        m = full.pivot(on="__segment", index=REASON, values="answers").drop(REASON).to_numpy()
-        m = m[:, m.sum(axis=0) > 0]
-        m = m[m.sum(axis=1) > 0]
-        chi2, p, dof, expected = sps.chi2_contingency(m, correction=False)
-        test = {"statistic": float(chi2), "dof": int(dof), "p_value": float(p),
-                "min_expected": float(expected.min())}
-        if expected.min() < 5:
-            warnings.warn(
-                f"{caller}: some expected counts are below 5 (smallest "
-                f"{expected.min():.1f}); the chi-square p-value is approximate.",
-                WorkbenchWarning,
-                stacklevel=2,
-            )
-    params = {"by": by, "level": level, "segments": len(segs), "reasons": len(reasons),
-              "customers": int(table["answers"].sum())}
-    return ChurnReasons(table=table, test=test, params=params)
 
 
 # ----------------------------------------------------------------------------- problem segments
@@ -502,13 +416,19 @@ def problem_segments(
     alpha = check_fraction(caller, "alpha", alpha)
     level = check_fraction(caller, "level", level)
     if not isinstance(min_customers, int) or isinstance(min_customers, bool) or min_customers < 1:
-        raise BadParameterError(f"{caller}: min_customers={min_customers!r} must be an integer >= 1.")
-    cust = canonical(customers, schema=customer_schema, caller=caller,
-                     default=CustomerSchema).collect()
+        raise BadParameterError(
+            f"{caller}: min_customers={min_customers!r} must be an integer >= 1."
+        )
+    cust = canonical(
+        customers, schema=customer_schema, caller=caller, default=CustomerSchema
+    ).collect()
     if by is None:
-        by = [c for c, t in cust.schema.items()
-              if c not in (CUSTOMER_ID, SIGNUP_TS) and (t in (pl.String, pl.Boolean, pl.Categorical)
-                                                        or isinstance(t, pl.Enum))]
+        by = [
+            c
+            for c, t in cust.schema.items()
+            if c not in (CUSTOMER_ID, SIGNUP_TS)
+            and (t in (pl.String, pl.Boolean, pl.Categorical) or isinstance(t, pl.Enum))
+        ]
     elif isinstance(by, str):
         by = [by]
     missing = [b for b in by if b not in cust.columns]
@@ -518,12 +438,25 @@ def problem_segments(
             f"Available: {cust.columns}."
         )
     if labels is None:
-        labels = churn_labels(events, cutoff=cutoff, horizon=horizon, active_within=active_within,
-                              activity=activity, schema=schema)
-    data = labels.select(CUSTOMER_ID, "churned").join(
-        cust.select(CUSTOMER_ID, *[pl.col(b).cast(pl.String).fill_null("(missing)") for b in by]),
-        on=CUSTOMER_ID, how="left",
-    ).with_columns(pl.col(by).fill_null("(missing)"))
+        labels = churn_labels(
+            events,
+            cutoff=cutoff,
+            horizon=horizon,
+            active_within=active_within,
+            activity=activity,
+            schema=schema,
+        )
+    data = (
+        labels.select(CUSTOMER_ID, "churned")
+        .join(
+            cust.select(
+                CUSTOMER_ID, *[pl.col(b).cast(pl.String).fill_null("(missing)") for b in by]
+            ),
+            on=CUSTOMER_ID,
+            how="left",
+        )
+        .with_columns(pl.col(by).fill_null("(missing)"))
+    )
     vals, vname = _value_frame(value, cust, cust, events, cutoff, horizon, caller)
     data = data.join(vals, on=CUSTOMER_ID, how="left").with_columns(
         pl.col("__value").fill_null(0.0)
@@ -534,24 +467,40 @@ def problem_segments(
     base = float(data["churned"].mean())
     dims = [[b] for b in by]
     if pairs:
-        dims += [[a, b] for i, a in enumerate(by) for b in by[i + 1:]]
+        dims += [[a, b] for i, a in enumerate(by) for b in by[i + 1 :]]
     parts = []
     for dim in dims:
         seg = pl.concat_str([pl.lit(f"{d}=") + pl.col(d) for d in dim], separator=" & ")
         parts.append(
-            data.group_by(dim).agg(
+            data.group_by(dim)
+            .agg(
                 pl.len().cast(pl.Int64).alias("customers"),
                 pl.col("churned").sum().cast(pl.Int64).alias("churned"),
                 pl.col("__value").mean().alias("mean_value"),
                 pl.col("__value").sum().alias("value_at_risk"),
                 seg.first().alias("segment"),
-            ).select(pl.lit(" x ".join(dim)).alias("dimension"), "segment", "customers",
-                     "churned", "mean_value", "value_at_risk")
+            )
+            .select(
+                pl.lit(" x ".join(dim)).alias("dimension"),
+                "segment",
+                "customers",
+                "churned",
+                "mean_value",
+                "value_at_risk",
+            )
         )
     table = pl.concat(parts).filter(pl.col("customers") >= min_customers)
     k, n = table["churned"].to_numpy(), table["customers"].to_numpy()
-    p = np.array([sps.binomtest(int(a), int(b), base, alternative="greater").pvalue
-                  for a, b in zip(k, n, strict=True)]) if len(k) else np.array([])
+    p = (
+        np.array(
+            [
+                sps.binomtest(int(a), int(b), base, alternative="greater").pvalue
+                for a, b in zip(k, n, strict=True)
+            ]
+        )
+        if len(k)
+        else np.array([])
+    )
     low, high = wilson_ci(k, n, level) if len(k) else (np.array([]), np.array([]))
     table = (
         table.with_columns(
@@ -568,12 +517,35 @@ def problem_segments(
             (pl.col("p_adjusted") <= alpha).alias("significant"),
         )
         .sort(["significant", "value_at_risk", "segment"], descending=[True, True, False])
-        .select("dimension", "segment", "customers", "churned", "churn_rate", "ci_low", "ci_high",
-                "base_rate", "lift", "excess_churned", "p_value", "p_adjusted", "significant",
-                "mean_value", "value_at_risk")
+        .select(
+            "dimension",
+            "segment",
+            "customers",
+            "churned",
+            "churn_rate",
+            "ci_low",
+            "ci_high",
+            "base_rate",
+            "lift",
+            "excess_churned",
+            "p_value",
+            "p_adjusted",
+            "significant",
+            "mean_value",
+            "value_at_risk",
+        )
     )
-    params = {"cutoff": str(cutoff), "horizon": str(horizon), "by": list(by), "pairs": pairs,
-              "min_customers": min_customers, "alpha": alpha, "level": level,
-              "base_rate": base, "customers": n_all, "value": vname,
-              "segments_tested": table.height}
+    params = {
+        "cutoff": str(cutoff),
+        "horizon": str(horizon),
+        "by": list(by),
+        "pairs": pairs,
+        "min_customers": min_customers,
+        "alpha": alpha,
+        "level": level,
+        "base_rate": base,
+        "customers": n_all,
+        "value": vname,
+        "segments_tested": table.height,
+    }
     return ProblemSegments(table=table, params=params)

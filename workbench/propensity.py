@@ -94,8 +94,10 @@ class _Design:
     def matrix(self, frame: pl.DataFrame, all_columns: bool = False):
         cols, names = [], []
         for c in self.numeric:
-            a = frame[c].cast(pl.Float64).fill_null(0.0).to_numpy() if c in frame.columns else (
-                np.zeros(frame.height)
+            a = (
+                frame[c].cast(pl.Float64).fill_null(0.0).to_numpy()
+                if c in frame.columns
+                else (np.zeros(frame.height))
             )
             if c in self.logged:
                 a = np.log1p(np.clip(a, 0, None))
@@ -103,8 +105,9 @@ class _Design:
             names.append(c)
         for c, lv in self.dummies:
             s = frame[c].cast(pl.String).fill_null("(missing)") if c in frame.columns else None
-            cols.append((s == lv).to_numpy().astype(float) if s is not None
-                        else np.zeros(frame.height))
+            cols.append(
+                (s == lv).to_numpy().astype(float) if s is not None else np.zeros(frame.height)
+            )
             names.append(f"{c}[{lv}]")
         x = np.column_stack(cols) if cols else np.zeros((frame.height, 0))
         if all_columns:
@@ -153,13 +156,22 @@ class ChurnPropensity:
 
     def _predict(self, feats: pl.DataFrame) -> np.ndarray:
         x = self._design.matrix(feats)
-        return _predict(self.params["model"], self._fit, x, self._design.columns,
-                        self.params["horizon_days"])
+        return _predict(
+            self.params["model"], self._fit, x, self._design.columns, self.params["horizon_days"]
+        )
 
-    def score(self, events, *, as_of=None, customers=None, subscriptions=None, annotations=None,
-              schema: EventSchema | None = None,
-              customer_schema: CustomerSchema | None = None,
-              subscription_schema: SubscriptionSchema | None = None) -> pl.DataFrame:
+    def score(
+        self,
+        events,
+        *,
+        as_of=None,
+        customers=None,
+        subscriptions=None,
+        annotations=None,
+        schema: EventSchema | None = None,
+        customer_schema: CustomerSchema | None = None,
+        subscription_schema: SubscriptionSchema | None = None,
+    ) -> pl.DataFrame:
         """Churn probability of each currently active customer, with features at `as_of`.
 
         Currently active: an activity event in the `active_within` window before `as_of` (as
@@ -173,14 +185,22 @@ class ChurnPropensity:
         else:
             at = to_utc(as_of, caller, "as_of")
         feats = customer_features(
-            lf, cutoff=at, customers=customers, subscriptions=subscriptions,
-            annotations=annotations, categories=self._design.categories,
-            customer_schema=customer_schema, subscription_schema=subscription_schema,
+            lf,
+            cutoff=at,
+            customers=customers,
+            subscriptions=subscriptions,
+            annotations=annotations,
+            categories=self._design.categories,
+            customer_schema=customer_schema,
+            subscription_schema=subscription_schema,
             **self.params["feature_options"],
         )
         win = self.params["active_within"]
-        days_col = ("days_since_last_activity" if self.params["activity"] == "any"
-                    else "days_since_last_purchase")
+        days_col = (
+            "days_since_last_activity"
+            if self.params["activity"] == "any"
+            else "days_since_last_purchase"
+        )
         if win is not None:
             limit = days(parse_duration(win, caller, "active_within"))
             feats = feats.filter(pl.col(days_col) <= limit)
@@ -192,7 +212,8 @@ class ChurnPropensity:
         )
         return out.with_columns(
             (pl.col("churn_probability").rank("ordinal") * 10 // (pl.len() + 1) + 1)
-            .cast(pl.Int8).alias("risk_decile")
+            .cast(pl.Int8)
+            .alias("risk_decile")
         ).sort(["churn_probability", CUSTOMER_ID], descending=[True, False])
 
     def plot(self):
@@ -283,15 +304,24 @@ def _coef_table(model: str, fit, names: list[str], level: float) -> pl.DataFrame
     with np.errstate(divide="ignore", invalid="ignore"):
         zval = coef / se
         p = 2 * sps.norm.sf(np.abs(zval))
-    return pl.DataFrame({
-        "term": terms, "coef": coef, "std_err": se, "z": zval, "p_value": p,
-        "ci_low": coef - z * se, "ci_high": coef + z * se, "ratio": np.exp(coef),
-        "ratio_kind": [label] * len(terms),
-    }).with_columns(pl.col(pl.Float64).fill_nan(None))
+    return pl.DataFrame(
+        {
+            "term": terms,
+            "coef": coef,
+            "std_err": se,
+            "z": zval,
+            "p_value": p,
+            "ci_low": coef - z * se,
+            "ci_high": coef + z * se,
+            "ratio": np.exp(coef),
+            "ratio_kind": [label] * len(terms),
+        }
+    ).with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
-def calibration_table(y: np.ndarray, p: np.ndarray, *, bins: int = 10,
-                      level: float = 0.95) -> pl.DataFrame:
+def calibration_table(
+    y: np.ndarray, p: np.ndarray, *, bins: int = 10, level: float = 0.95
+) -> pl.DataFrame:
     """Deciles (by rank) of predicted probability: mean predicted vs observed rate, Wilson CI."""
     n = len(p)
     bins = max(1, min(bins, n))
@@ -299,12 +329,16 @@ def calibration_table(y: np.ndarray, p: np.ndarray, *, bins: int = 10,
     decile = np.empty(n, dtype=np.int64)
     decile[order] = np.arange(n) * bins // max(n, 1) + 1
     df = pl.DataFrame({"decile": decile, "p": p, "y": np.asarray(y, dtype=float)})
-    out = df.group_by("decile").agg(
-        pl.len().cast(pl.Int64).alias("customers"),
-        pl.col("p").mean().alias("mean_predicted"),
-        pl.col("y").sum().cast(pl.Int64).alias("churned"),
-        pl.col("y").mean().alias("observed_rate"),
-    ).sort("decile")
+    out = (
+        df.group_by("decile")
+        .agg(
+            pl.len().cast(pl.Int64).alias("customers"),
+            pl.col("p").mean().alias("mean_predicted"),
+            pl.col("y").sum().cast(pl.Int64).alias("churned"),
+            pl.col("y").mean().alias("observed_rate"),
+        )
+        .sort("decile")
+    )
     low, high = wilson_ci(out["churned"], out["customers"], level)
     return out.with_columns(pl.Series("ci_low", low), pl.Series("ci_high", high))
 
@@ -362,12 +396,23 @@ def churn_propensity(
     cut = to_utc(cutoff, caller, "cutoff")
     h = parse_duration(horizon, caller, "horizon")
     lf = canonical(events, schema=schema, caller=caller)
-    labels = churn_labels(lf, cutoff=cut, horizon=h, active_within=active_within,
-                          activity=activity, purchase_event=purchase_event)
+    labels = churn_labels(
+        lf,
+        cutoff=cut,
+        horizon=h,
+        active_within=active_within,
+        activity=activity,
+        purchase_event=purchase_event,
+    )
     feature_options = {"window": window, "purchase_event": purchase_event}
     feats = customer_features(
-        lf, cutoff=cut, customers=customers, subscriptions=subscriptions, annotations=annotations,
-        customer_schema=customer_schema, subscription_schema=subscription_schema,
+        lf,
+        cutoff=cut,
+        customers=customers,
+        subscriptions=subscriptions,
+        annotations=annotations,
+        customer_schema=customer_schema,
+        subscription_schema=subscription_schema,
         **feature_options,
     )
     data = labels.join(feats, on=CUSTOMER_ID, how="inner").sort(CUSTOMER_ID)
@@ -383,7 +428,7 @@ def churn_propensity(
     is_hold = rng.permutation(n) < int(round(holdout * n))
     train, test = data.filter(~pl.Series(is_hold)), data.filter(pl.Series(is_hold))
     candidates = [c for c in feats.columns if c != CUSTOMER_ID and c not in exclude]
-    categories = [c[len(CATEGORY_PREFIX):] for c in feats.columns if c.startswith(CATEGORY_PREFIX)]
+    categories = [c[len(CATEGORY_PREFIX) :] for c in feats.columns if c.startswith(CATEGORY_PREFIX)]
     design = _Design.learn(train, candidates, categories)
     x_train, x_test = design.matrix(train), design.matrix(test)
     y_train, y_test = train["churned"].to_numpy(), test["churned"].to_numpy()
@@ -404,24 +449,52 @@ def churn_propensity(
     calib = calibration_table(y_test, p_test, level=level)
     coefs = _coef_table(model, fit, design.columns, level)
     if min(int(y_test.sum()), int((~y_test).sum())) < 10:
-        warnings.warn(f"{caller}: the holdout has fewer than 10 churned or retained customers; "
-                      f"its AUC is imprecise.", WorkbenchWarning, stacklevel=2)
-    preds = pl.DataFrame({
-        CUSTOMER_ID: data[CUSTOMER_ID],
-        "churned": data["churned"],
-        "holdout": is_hold,
-    }).with_columns(pl.Series("churn_probability", np.where(
-        is_hold, _scatter(p_test, is_hold), _scatter(p_train, ~is_hold))))
+        warnings.warn(
+            f"{caller}: the holdout has fewer than 10 churned or retained customers; "
+            f"its AUC is imprecise.",
+            WorkbenchWarning,
+            stacklevel=2,
+        )
+    preds = pl.DataFrame(
+        {
+            CUSTOMER_ID: data[CUSTOMER_ID],
+            "churned": data["churned"],
+            "holdout": is_hold,
+        }
+    ).with_columns(
+        pl.Series(
+            "churn_probability",
+            np.where(is_hold, _scatter(p_test, is_hold), _scatter(p_train, ~is_hold)),
+        )
+    )
     params = {
-        "cutoff": cut, "horizon": str(horizon), "horizon_days": hdays, "model": model,
-        "fit": fit_kind, "active_within": active_within, "activity": activity,
-        "holdout": holdout, "seed": seed, "level": level, "exclude": list(exclude),
-        "n_train": int((~is_hold).sum()), "n_holdout": int(is_hold.sum()),
-        "churn_rate": float(y_all.mean()), "features": list(design.columns),
+        "cutoff": cut,
+        "horizon": str(horizon),
+        "horizon_days": hdays,
+        "model": model,
+        "fit": fit_kind,
+        "active_within": active_within,
+        "activity": activity,
+        "holdout": holdout,
+        "seed": seed,
+        "level": level,
+        "exclude": list(exclude),
+        "n_train": int((~is_hold).sum()),
+        "n_holdout": int(is_hold.sum()),
+        "churn_rate": float(y_all.mean()),
+        "features": list(design.columns),
         "feature_options": feature_options,
     }
-    return ChurnPropensity(coefficients=coefs, calibration=calib, auc=auc, train_auc=train_auc,
-                           params=params, predictions=preds, _design=design, _fit=fit)
+    return ChurnPropensity(
+        coefficients=coefs,
+        calibration=calib,
+        auc=auc,
+        train_auc=train_auc,
+        params=params,
+        predictions=preds,
+        _design=design,
+        _fit=fit,
+    )
 
 
 def _scatter(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -158,9 +158,9 @@ def rfm_scores(
         _quintile(pl.col("frequency"), n).alias("f_score"),
         _quintile(pl.col("monetary"), n).alias("m_score"),
     ).with_columns(
-        pl.concat_str(
-            [pl.col(c).cast(pl.String) for c in ("r_score", "f_score", "m_score")]
-        ).alias("rfm_score")
+        pl.concat_str([pl.col(c).cast(pl.String) for c in ("r_score", "f_score", "m_score")]).alias(
+            "rfm_score"
+        )
     )
     seg = pl.lit(None, dtype=pl.String)
     for row in reversed(list(rules.iter_rows(named=True))):
@@ -171,8 +171,15 @@ def rfm_scores(
     return (
         scored.with_columns(seg.alias("segment"))
         .select(
-            CUSTOMER_ID, "recency_days", "frequency", "monetary",
-            "r_score", "f_score", "m_score", "rfm_score", "segment",
+            CUSTOMER_ID,
+            "recency_days",
+            "frequency",
+            "monetary",
+            "r_score",
+            "f_score",
+            "m_score",
+            "rfm_score",
+            "segment",
         )
         .sort(CUSTOMER_ID)
         .collect()
@@ -188,9 +195,7 @@ def rfm_segment_counts(scores: pl.DataFrame) -> pl.DataFrame:
     out = out.with_columns((pl.col("customers") / pl.col("customers").sum()).alias("share"))
     rank = {s: i for i, s in enumerate(order)}
     return (
-        out.with_columns(
-            pl.col("segment").replace_strict(rank, default=len(order)).alias("__o")
-        )
+        out.with_columns(pl.col("segment").replace_strict(rank, default=len(order)).alias("__o"))
         .sort("__o", "segment")
         .drop("__o")
         .select("segment", "customers", "share", "monetary")
@@ -314,9 +319,9 @@ def abc_xyz(
     table = (
         table.sort(["revenue", CUSTOMER_ID], descending=[True, False])
         .with_columns((pl.col("revenue") / total).alias("revenue_share"))
-        .with_columns((pl.col("revenue_share").cum_sum() - pl.col("revenue_share")).alias(
-            "cum_share_before"
-        ))
+        .with_columns(
+            (pl.col("revenue_share").cum_sum() - pl.col("revenue_share")).alias("cum_share_before")
+        )
         .with_columns(
             pl.when(pl.col("cum_share_before") < a - 1e-12)
             .then(pl.lit("A"))
@@ -338,13 +343,21 @@ def abc_xyz(
             (pl.col("xyz") == "X").fill_null(False).alias("predictable"),
         )
         .select(
-            CUSTOMER_ID, "revenue", "revenue_share", "cum_share_before", "abc", "purchases",
-            "periods", "mean_per_period", "cv", "xyz", "cell", "predictable",
+            CUSTOMER_ID,
+            "revenue",
+            "revenue_share",
+            "cum_share_before",
+            "abc",
+            "purchases",
+            "periods",
+            "mean_per_period",
+            "cv",
+            "xyz",
+            "cell",
+            "predictable",
         )
     )
-    grid = pl.DataFrame(
-        [(i, j) for i in "ABC" for j in "XYZ"], schema=["abc", "xyz"], orient="row"
-    )
+    grid = pl.DataFrame([(i, j) for i in "ABC" for j in "XYZ"], schema=["abc", "xyz"], orient="row")
     cells = (
         table.filter(pl.col("xyz").is_not_null())
         .group_by("abc", "xyz")

@@ -70,8 +70,9 @@ def wilson_ci(successes, trials, level: float = 0.95):
         denom = 1 + z2n
         centre = (p + z2n / 2) / denom
         half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+        # exact ends at x = 0 and x = n (the formula gives them up to rounding)
+        low = np.where(n > 0, np.where(x == 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
+        high = np.where(n > 0, np.where(x == n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
     return _out(low, scalar), _out(high, scalar)
 
 
@@ -86,8 +87,8 @@ def wilson_exprs(successes: str | pl.Expr, trials: str | pl.Expr, level: float =
     denom = 1 + z2n
     centre = (p + z2n / 2) / denom
     half = z / denom * (p * (1 - p) / n + z * z / (4 * n * n)).sqrt()
-    low = pl.when(n > 0).then((centre - half).clip(0.0, 1.0))
-    high = pl.when(n > 0).then((centre + half).clip(0.0, 1.0))
+    low = pl.when(n > 0).then(pl.when(x == 0).then(0.0).otherwise((centre - half).clip(0.0, 1.0)))
+    high = pl.when(n > 0).then(pl.when(x == n).then(1.0).otherwise((centre + half).clip(0.0, 1.0)))
     return low, high
 
 

@@ -66,8 +66,9 @@ WINBACK_DEFINITION = (
 RESPONSE_WINDOW = parse_duration("30d", "winback_targets", "response_window")
 
 
-def _channel_table(customers, campaigns, buys, channel_column, default, caller,
-                   customer_schema, campaign_schema) -> pl.LazyFrame | None:
+def _channel_table(
+    customers, campaigns, buys, channel_column, default, caller, customer_schema, campaign_schema
+) -> pl.LazyFrame | None:
     """customer_id, channel, channel_source from attributes, then campaign history."""
     parts = []
     if customers is not None:
@@ -79,28 +80,33 @@ def _channel_table(customers, campaigns, buys, channel_column, default, caller,
                 .with_columns(pl.lit("attribute").alias("channel_source"), pl.lit(0).alias("__o"))
             )
     if campaigns is not None:
-        camp = canonical(campaigns, schema=campaign_schema, caller=caller,
-                         default=CampaignSchema)
+        camp = canonical(campaigns, schema=campaign_schema, caller=caller, default=CampaignSchema)
         if CHANNEL in camp.collect_schema().names():
             sends = camp.filter(pl.col(CHANNEL).is_not_null())
             # A response: a purchase within 30 days after a treatment send.
             resp = (
                 sends.filter(pl.col(GROUP) == TREATMENT)
                 .join(buys.select(CUSTOMER_ID, TS), on=CUSTOMER_ID, how="inner")
-                .filter((pl.col(TS) > pl.col(SENT_TS))
-                        & (pl.col(TS) <= pl.col(SENT_TS) + RESPONSE_WINDOW))
+                .filter(
+                    (pl.col(TS) > pl.col(SENT_TS))
+                    & (pl.col(TS) <= pl.col(SENT_TS) + RESPONSE_WINDOW)
+                )
                 .select(CUSTOMER_ID, CAMPAIGN_ID, CHANNEL, SENT_TS)
                 .unique()
                 .sort(SENT_TS)
                 .group_by(CUSTOMER_ID)
                 .agg(pl.col(CHANNEL).last())
-                .with_columns(pl.lit("campaign_response").alias("channel_source"),
-                              pl.lit(1).alias("__o"))
+                .with_columns(
+                    pl.lit("campaign_response").alias("channel_source"), pl.lit(1).alias("__o")
+                )
             )
             last = (
-                sends.sort(SENT_TS).group_by(CUSTOMER_ID).agg(pl.col(CHANNEL).last())
-                .with_columns(pl.lit("campaign_history").alias("channel_source"),
-                              pl.lit(2).alias("__o"))
+                sends.sort(SENT_TS)
+                .group_by(CUSTOMER_ID)
+                .agg(pl.col(CHANNEL).last())
+                .with_columns(
+                    pl.lit("campaign_history").alias("channel_source"), pl.lit(2).alias("__o")
+                )
             )
             parts += [resp, last]
     if not parts:
@@ -124,8 +130,6 @@ def winback_targets(
     overdue=None,
     dropouts: pl.DataFrame | None = None,
     k: float = 1.5,
-    dropout_k: float = 2.0,
-    dropout_m: int = 3,
     inactivity="180d",
     max_inactivity="730d",
     high_risk: float = 0.7,
@@ -144,8 +148,8 @@ def winback_targets(
     """One row per customer to contact: strongest reason, all reasons, offer, value, channel.
 
     `overdue` (an OverdueCustomers result or its table) and `dropouts` (a category_dropouts
-    table) may be passed to reuse earlier runs; otherwise they are computed with `k`, and
-    `dropout_k` / `dropout_m`. `propensity` is a fitted ``wb.churn_propensity`` result scored at
+    table) may be passed to reuse earlier runs or other settings; otherwise they are computed
+    with `k` (overdue, ``model=None``) and the ``wb.category_dropouts`` defaults. `propensity` is a fitted ``wb.churn_propensity`` result scored at
     `as_of`. Value at stake and P(alive) come from ``wb.value_at_stake`` (``model="bgnbd"``);
     with ``model=None`` the value is the customer's mean spend x horizon / typical gap and the
     fallback risk is unavailable. Channel: the customers column `channel_column`, else the
@@ -162,15 +166,19 @@ def winback_targets(
 
     caller = "winback_targets"
     high_risk = check_fraction(caller, "high_risk", high_risk)
-    high_value_quantile = check_fraction(caller, "high_value_quantile", high_value_quantile,
-                                         closed=True)
+    high_value_quantile = check_fraction(
+        caller, "high_value_quantile", high_value_quantile, closed=True
+    )
     if model not in ("bgnbd", None):
         from .errors import bad_choice
 
         raise bad_choice(caller, "model", model, ["bgnbd", None])
     inact = days(parse_duration(inactivity, caller, "inactivity"))
-    max_inact = days(parse_duration(max_inactivity, caller, "max_inactivity")) if (
-        max_inactivity is not None) else float("inf")
+    max_inact = (
+        days(parse_duration(max_inactivity, caller, "max_inactivity"))
+        if (max_inactivity is not None)
+        else float("inf")
+    )
     if max_inact < inact:
         raise BadParameterError(
             f"{caller}: max_inactivity={max_inactivity!r} is shorter than "
@@ -182,11 +190,16 @@ def winback_targets(
     buys = lf.filter((pl.col(EVENT) == purchase_event) & (pl.col(TS) <= at))
 
     # Base: every buyer, with recency, usual category and value.
-    base = buys.group_by(CUSTOMER_ID).agg(
-        ((pl.lit(at) - pl.col(TS).max()).dt.total_microseconds() / DAY_US).alias(
-            "days_since_last_purchase"
+    base = (
+        buys.group_by(CUSTOMER_ID)
+        .agg(
+            ((pl.lit(at) - pl.col(TS).max()).dt.total_microseconds() / DAY_US).alias(
+                "days_since_last_purchase"
+            )
         )
-    ).join(usual_category(buys), on=CUSTOMER_ID, how="left").collect()
+        .join(usual_category(buys), on=CUSTOMER_ID, how="left")
+        .collect()
+    )
     if model == "bgnbd":
         val = value_at_stake(lf, as_of=at, horizon=horizon, purchase_event=purchase_event)
         val = val.select(CUSTOMER_ID, "p_alive", "value_at_stake")
@@ -195,11 +208,16 @@ def winback_targets(
         names = buys.collect_schema().names()
         from ._leaving import amount_expr, weight
 
-        mean = buys.group_by(CUSTOMER_ID).agg(
-            (amount_expr(names).sum() / weight(names).sum()).alias("__m")).collect()
+        mean = (
+            buys.group_by(CUSTOMER_ID)
+            .agg((amount_expr(names).sum() / weight(names).sum()).alias("__m"))
+            .collect()
+        )
         val = cyc.join(mean, on=CUSTOMER_ID, how="left").select(
-            CUSTOMER_ID, pl.lit(None, dtype=pl.Float64).alias("p_alive"),
-            (pl.col("__m") * h / pl.col("typical_gap_days")).alias("value_at_stake"))
+            CUSTOMER_ID,
+            pl.lit(None, dtype=pl.Float64).alias("p_alive"),
+            (pl.col("__m") * h / pl.col("typical_gap_days")).alias("value_at_stake"),
+        )
     base = base.join(val, on=CUSTOMER_ID, how="left")
 
     # Risk: propensity model if given, else 1 - P(alive).
@@ -210,8 +228,11 @@ def winback_targets(
                 f"got {type(propensity).__name__}."
             )
         scores = propensity.score(lf, as_of=at, customers=customers)
-        base = base.join(scores.select(CUSTOMER_ID, pl.col("churn_probability").alias("risk")),
-                         on=CUSTOMER_ID, how="left")
+        base = base.join(
+            scores.select(CUSTOMER_ID, pl.col("churn_probability").alias("risk")),
+            on=CUSTOMER_ID,
+            how="left",
+        )
     else:
         base = base.with_columns((1.0 - pl.col("p_alive")).alias("risk"))
 
@@ -221,12 +242,16 @@ def winback_targets(
     od = overdue.table if isinstance(overdue, OverdueCustomers) else overdue
     k_used = overdue.params["k"] if isinstance(overdue, OverdueCustomers) else k
     if dropouts is None:
-        dropouts = category_dropouts(lf, as_of=at, m=dropout_m, k=dropout_k,
-                                     exclude_categories=exclude_categories,
-                                     purchase_event=purchase_event)
-    for name, frame, cols in (("overdue", od, ("overdue_ratio",)),
-                              ("dropouts", dropouts, (CATEGORY, "days_since_category",
-                                                      "recent_window_days"))):
+        dropouts = category_dropouts(
+            lf,
+            as_of=at,
+            exclude_categories=exclude_categories,
+            purchase_event=purchase_event,
+        )
+    for name, frame, cols in (
+        ("overdue", od, ("overdue_ratio",)),
+        ("dropouts", dropouts, (CATEGORY, "days_since_category", "recent_window_days")),
+    ):
         missing = [c for c in (CUSTOMER_ID, *cols) if c not in frame.columns]
         if missing:
             raise MissingColumnError(
@@ -235,21 +260,30 @@ def winback_targets(
             )
     drop = (
         dropouts.with_columns(
-            (pl.col("days_since_category") / pl.col("recent_window_days")).alias("__s"))
+            (pl.col("days_since_category") / pl.col("recent_window_days")).alias("__s")
+        )
         .sort(["__s", CATEGORY], descending=[True, False])
         .group_by(CUSTOMER_ID, maintain_order=True)
         .first()
-        .select(CUSTOMER_ID, pl.col("__s").alias("s_category_dropout"),
-                pl.col(CATEGORY).alias("__dropped"))
+        .select(
+            CUSTOMER_ID,
+            pl.col("__s").alias("s_category_dropout"),
+            pl.col(CATEGORY).alias("__dropped"),
+        )
     )
     data = (
-        base.join(od.select(CUSTOMER_ID, (pl.col("overdue_ratio") / k_used).alias("s_overdue")),
-                  on=CUSTOMER_ID, how="left")
+        base.join(
+            od.select(CUSTOMER_ID, (pl.col("overdue_ratio") / k_used).alias("s_overdue")),
+            on=CUSTOMER_ID,
+            how="left",
+        )
         .join(drop, on=CUSTOMER_ID, how="left")
         .with_columns(
             pl.when(pl.col("days_since_last_purchase").is_between(inact, max_inact))
-            .then(pl.col("days_since_last_purchase") / inact).alias("s_long_inactivity"),
-            pl.when(pl.col("risk") >= high_risk).then(pl.col("risk") / high_risk)
+            .then(pl.col("days_since_last_purchase") / inact)
+            .alias("s_long_inactivity"),
+            pl.when(pl.col("risk") >= high_risk)
+            .then(pl.col("risk") / high_risk)
             .alias("s_high_risk"),
         )
     )
@@ -263,36 +297,64 @@ def winback_targets(
         [pl.when(pl.col(f"s_{r}").is_not_null()).then(pl.lit(r)) for r in REASONS]
     ).list.drop_nulls()
     value_cut = base["value_at_stake"].quantile(high_value_quantile, interpolation="linear")
-    high_value = (pl.col("value_at_stake") >= value_cut).fill_null(False) if (
-        value_cut is not None) else pl.lit(False)
+    high_value = (
+        (pl.col("value_at_stake") >= value_cut).fill_null(False)
+        if (value_cut is not None)
+        else pl.lit(False)
+    )
     offer = (
-        pl.when(pl.col("s_high_risk").is_not_null() & high_value).then(pl.lit("loyalty_points"))
-        .when(pl.col("reason") == "category_dropout").then(pl.lit("category_discount"))
+        pl.when(pl.col("s_high_risk").is_not_null() & high_value)
+        .then(pl.lit("loyalty_points"))
+        .when(pl.col("reason") == "category_dropout")
+        .then(pl.lit("category_discount"))
         .otherwise(pl.lit("inactivity_discount"))
     )
-    out = data.with_columns(strongest.alias("reason"), reasons.alias("reasons"),
-                            best.alias("reason_strength"))
+    out = data.with_columns(
+        strongest.alias("reason"), reasons.alias("reasons"), best.alias("reason_strength")
+    )
     out = out.with_columns(
         offer.alias("offer"),
-        pl.when(pl.col("reason") == "category_dropout").then(pl.col("__dropped"))
-        .otherwise(pl.col(CATEGORY)).alias(CATEGORY),
+        pl.when(pl.col("reason") == "category_dropout")
+        .then(pl.col("__dropped"))
+        .otherwise(pl.col(CATEGORY))
+        .alias(CATEGORY),
     )
     if min_value is not None:
         out = out.filter(pl.col("value_at_stake") >= min_value)
-    chan = _channel_table(customers, campaigns, buys, channel_column, default_channel, caller,
-                          customer_schema, campaign_schema)
+    chan = _channel_table(
+        customers,
+        campaigns,
+        buys,
+        channel_column,
+        default_channel,
+        caller,
+        customer_schema,
+        campaign_schema,
+    )
     if chan is not None:
         out = out.join(chan.collect(), on=CUSTOMER_ID, how="left")
     else:
-        out = out.with_columns(pl.lit(None, dtype=pl.String).alias(CHANNEL),
-                               pl.lit(None, dtype=pl.String).alias("channel_source"))
+        out = out.with_columns(
+            pl.lit(None, dtype=pl.String).alias(CHANNEL),
+            pl.lit(None, dtype=pl.String).alias("channel_source"),
+        )
     out = out.with_columns(
         pl.col(CHANNEL).fill_null(default_channel),
         pl.col("channel_source").fill_null("default"),
     )
     return out.select(
-        CUSTOMER_ID, "reason", "reasons", "reason_strength", "offer", "value_at_stake",
-        "p_alive", "risk", "days_since_last_purchase", CATEGORY, CHANNEL, "channel_source",
+        CUSTOMER_ID,
+        "reason",
+        "reasons",
+        "reason_strength",
+        "offer",
+        "value_at_stake",
+        "p_alive",
+        "risk",
+        "days_since_last_purchase",
+        CATEGORY,
+        CHANNEL,
+        "channel_source",
     ).sort(["value_at_stake", CUSTOMER_ID], descending=[True, False], nulls_last=True)
 
 

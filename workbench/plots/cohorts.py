@@ -106,9 +106,10 @@ def plot_retention_heatmap(matrix: pl.DataFrame, *, group=None, max_groups: int 
             ), row=i, col=1)
         fig.update_yaxes(title_text="cohort", autorange="reversed", type="category", row=i, col=1)
         fig.update_xaxes(title_text="periods since cohort start", type="category", row=i, col=1)
+    n_cohorts = matrix["cohort"].n_unique() if matrix.height else 1
     fig.update_layout(
         title=f"{title}<br><sup>* faded cells: {INCOMPLETE_NOTE}</sup>",
-        height=max(350, 320 * len(keys)), template="plotly_white",
+        height=len(keys) * max(300, 90 + 24 * n_cohorts), template="plotly_white",
     )
     return fig
 
@@ -152,22 +153,49 @@ def plot_retention_curves(curve: pl.DataFrame, *, reference: bool = False,
                            "%{customdata[3]:.1%}<extra></extra>"),
         ))
     if reference:
-        add_reference_lines(fig)
+        add_reference_lines(fig, unit)
     fig.update_layout(title=title, template="plotly_white", hovermode="closest")
     fig.update_xaxes(title_text=f"{unit}s since start")
     fig.update_yaxes(title_text="retention", tickformat=".0%", rangemode="tozero")
     return fig
 
 
-def add_reference_lines(fig: go.Figure) -> go.Figure:
-    """Industry averages as dotted horizontal lines labelled as context, not targets."""
+REFERENCE_NAME = "industry averages (context, not targets)"
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90}
+
+
+def add_reference_lines(fig: go.Figure, unit: str = "period") -> go.Figure:
+    """Industry averages from `reference_figures()`, labelled as context, never as targets.
+
+    With a known unit (day, week, month, quarter) each figure is a short dotted marker at its
+    own day (day 30 = month 1); otherwise a dotted horizontal line across the chart.
+    """
     from ..cohorts import reference_figures
 
-    for r in reference_figures().iter_rows(named=True):
+    refs = reference_figures()
+    if unit in _UNIT_DAYS:
+        xs, ys, labels = [], [], []
+        for r in refs.iter_rows(named=True):
+            x = r["day"] / _UNIT_DAYS[unit]
+            if abs(x - round(x)) <= 0.1 and round(x) >= 1:
+                xs.append(round(x))
+                ys.append(r["retention"])
+                labels.append(r["label"])
+        if xs:
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="markers+text", name=REFERENCE_NAME, text=labels,
+                textposition="middle right", textfont={"size": 10, "color": "#666666"},
+                marker={"symbol": "line-ew-open", "size": 28, "color": "#666666",
+                        "line": {"width": 2, "dash": "dot"}},
+                hovertemplate="%{text}: %{y:.0%} (industry average, context only)<extra></extra>",
+            ))
+        return fig
+    for i, r in enumerate(refs.iter_rows(named=True)):
         fig.add_hline(
             y=r["retention"], line={"dash": "dot", "color": "#888888", "width": 1},
             annotation_text=f"{r['label']} (industry average, context only)",
-            annotation_position="top right", annotation_font_size=10,
+            annotation_position="top left" if i % 2 else "bottom right",
+            annotation_font_size=10,
         )
     return fig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..schema import CAMPAIGN_ID, EVENT, SENT_TS
+from ..schema import CAMPAIGN_ID, CATEGORY, CUSTOMER_ID, EVENT, SENT_TS
 from .blocks import Section, esc, figure_of, has, notes_of, optional, table
 
 FUNNEL_STEPS = ("visit", "add_to_cart", "purchase")
@@ -31,9 +31,14 @@ def winback(ctx) -> Section | None:
     sec = Section("winback", "Win-back targets and campaign effects")
     with notes_of(sec):
         if has_targets:
+            extra = {}
+            if CATEGORY not in ctx.events.columns:  # no categories: no category drop-outs
+                extra["dropouts"] = pl.DataFrame(schema={
+                    CUSTOMER_ID: ctx.events.schema[CUSTOMER_ID], CATEGORY: pl.String,
+                    "days_since_category": pl.Float64, "recent_window_days": pl.Float64})
             targets = wb_mod.winback_targets(
                 ctx.events, as_of=ctx.as_of, customers=ctx.customers, campaigns=ctx.campaigns,
-                overdue=overdue_result(ctx))
+                overdue=overdue_result(ctx), **extra)
             sec.heading("Customers to contact now")
             total = targets["value_at_stake"].sum() if "value_at_stake" in targets.columns else None
             by_reason = targets.group_by("reason").agg(

@@ -7,7 +7,11 @@ import polars as pl
 from .blocks import Section, esc, figure_of, has, notes_of, optional, table
 
 HEADLINE_PERIODS = (1, 3, 6, 12)
-D30 = 30
+
+
+def _by_available(ctx) -> bool:
+    return (ctx.customers is not None and ctx.by in ctx.customers.columns) or (
+        ctx.by in ctx.events.columns)
 
 
 def monthly_matrix(ctx, *, by: str | None = None) -> pl.DataFrame:
@@ -21,79 +25,59 @@ def monthly_matrix(ctx, *, by: str | None = None) -> pl.DataFrame:
     return ctx.cache[key]
 
 
-def day30(events, as_of) -> dict | None:
-    """Day-30 retention of the latest monthly cohort whose day-30 window has elapsed."""
-    cohorts = optional("cohorts")
-    m = cohorts.retention_matrix(events, period="day", window="rolling", cohort_period="month",
-                                 max_period=D30, as_of=as_of)
-    cells = m.filter((pl.col("period") == D30) & pl.col("complete") & (pl.col("base") > 0))
-    if not cells.height:
-        return None
-    return cells.sort("cohort").row(-1, named=True)
-
-
-def _cohort_table(matrix: pl.DataFrame) -> pl.DataFrame:
+def cohort_table(matrix: pl.DataFrame) -> pl.DataFrame:
     """One row per cohort: size and retention at the headline periods (complete cells only)."""
     cells = matrix.filter(pl.col("period").is_in(HEADLINE_PERIODS)).with_columns(
         pl.when(pl.col("complete")).then(pl.col("retention")).alias("retention"))
+    sizes = matrix.group_by("cohort").agg(pl.col("cohort_size").first())
+    if not cells.height:
+        return sizes.sort("cohort", descending=True)
     wide = cells.pivot(on="period", index="cohort", values="retention")
     wide = wide.rename({str(k): f"month {k}" for k in HEADLINE_PERIODS if str(k) in wide.columns})
-    sizes = matrix.group_by("cohort").agg(pl.col("cohort_size").first())
     return sizes.join(wide, on="cohort", how="left").sort("cohort", descending=True)
 
 
-def _plot(module, names: tuple[str, ...], *args, **kwargs):
-    for name in names:
-        if has(module, name):
-            return getattr(module, name)(*args, **kwargs)
-    return None
-
-
-def _by_available(ctx) -> bool:
-    return (ctx.customers is not None and ctx.by in ctx.customers.columns) or (
-        ctx.by in ctx.events.columns)
-
-
 def acquisition(ctx) -> Section | None:
-    """Cohort retention heatmap, curves by channel, and channel quality over time."""
+    """Cohort retention heatmap, mean curves by channel with reference lines, channel quality."""
     channels, cohorts = optional("channels"), optional("cohorts")
-    if not (has(cohorts, "retention_matrix") or
-            (has(channels, "channel_quality") and _by_available(ctx))):
+    with_cohorts = has(cohorts, "retention_matrix")
+    with_channels = has(channels, "channel_quality") and _by_available(ctx)
+    if not (with_cohorts or with_channels):
         return None
+    plots = optional("plots.cohorts")
     sec = Section("acquisition", "Acquisition and cohorts")
     with notes_of(sec):
-        if has(cohorts, "retention_matrix"):
-            plots = optional("plots.cohorts")
+        if with_cohorts:
             matrix = monthly_matrix(ctx)
             sec.heading("Monthly cohorts: share of each cohort active in each later month")
-            sec.add(_plot(plots, ("retention_heatmap", "heatmap", "cohort_heatmap"), matrix))
-            sec.add(table(_cohort_table(matrix), max_rows=24, formats={
-                f"month {k}": "pct" for k in HEADLINE_PERIODS}))
-            sec.note("Empty cells: the period has not fully elapsed by the analysis date.")
+            if has(plots, "plot_retention_heatmap"):
+                sec.add(plots.plot_retention_heatmap(matrix, title="Cohort retention by month"))
+            sec.add(table(cohort_table(matrix), max_rows=24, labels={"cohort_size": "customers"},
+                          formats={f"month {k}": "pct" for k in HEADLINE_PERIODS}))
+            sec.note("Empty cells: the period has not fully elapsed by the analysis date. "
+                     "Active = any event.")
             for name in ("cohort", "on", "maturity", "interval"):
-                ctx.define(f"Cohort retention: {name}", cohorts.RETENTION_DEFINITIONS[name])
-            if _by_available(ctx):
+                ctx.define(f"Cohort retention: {name}", cohorts.RETENTION_DEFINITIONS[name],
+                           {"period": "month", "window": "calendar", "mode": "on",
+                            "cohorting": "first_time", "as_of": ctx.as_of} if name == "cohort"
+                           else None)
+            if _by_available(ctx) and has(cohorts, "retention_curve"):
                 curves = cohorts.retention_curve(monthly_matrix(ctx, by=ctx.by))
-                fig = _plot(plots, ("retention_curves", "curves", "curve_plot"), curves,
-                            reference=True) if plots is not None else None
                 sec.heading(f"Mean retention curves by {ctx.by}")
-                sec.add(fig)
-                if fig is None:
-                    wide = curves.filter(pl.col("period").is_in(HEADLINE_PERIODS)).pivot(
-                        on="period", index=ctx.by, values="retention")
-                    wide = wide.rename({str(k): f"month {k}" for k in HEADLINE_PERIODS
-                                        if str(k) in wide.columns})
-                    sec.add(table(wide, formats={f"month {k}": "pct"
-                                                 for k in HEADLINE_PERIODS}))
+                if has(plots, "plot_retention_curves"):
+                    sec.add(plots.plot_retention_curves(
+                        curves, reference=True, unit="month",
+                        title=f"Mean retention by {ctx.by} (complete cells, cohort-weighted)"))
                 ctx.define("Mean retention curve", cohorts.RETENTION_DEFINITIONS["curve"])
                 if has(cohorts, "reference_figures"):
                     refs = cohorts.reference_figures()
-                    sec.note("Reference figures (industry averages, context only, never "
-                             "targets): " + "; ".join(esc(r) for r in refs["label"]) + ".")
-        if has(channels, "channel_quality") and _by_available(ctx):
+                    sec.note("Dotted lines: industry averages for context, never targets: "
+                             + "; ".join(esc(r) for r in refs["label"]) + ".")
+        if with_channels:
             cq = channels.channel_quality(ctx.events, customers=ctx.customers, by=ctx.by,
                                           as_of=ctx.as_of)
-            sec.heading(f"Channel quality: acquisition and month-1 retention by {ctx.by}")
+            sec.heading(f"Channel quality: acquisition and month-1 purchase retention by "
+                        f"{ctx.by}")
             sec.add(figure_of(cq))
             cols = [c for c in (ctx.by, "mature_cohorts", "customers", "past_retention",
                                 "recent_retention", "diff", "p_value", "flagged")
@@ -105,8 +89,40 @@ def acquisition(ctx) -> Section | None:
 
 
 def lifecycle(ctx) -> Section | None:
-    """Growth accounting: new, retained, resurrected and dormant customers per month."""
+    """Growth accounting, customer retention rate per month, and the MRR bridge."""
     lifecycle_mod = optional("lifecycle")
-    if lifecycle_mod is None:
+    if not has(lifecycle_mod, "lifecycle"):
         return None
-    return None
+    from .sections_summary import headline_kpis
+
+    headline_kpis(ctx)  # computes (once) the lifecycle, CRR and MRR tables shown here
+    plots = optional("plots.cohorts")
+    sec = Section("lifecycle", "Lifecycle of the customer base")
+    with notes_of(sec):
+        lc = ctx.cache.get("lifecycle") or lifecycle_mod.lifecycle(ctx.events, period="month",
+                                                                   as_of=ctx.as_of)
+        sec.heading("New, returning, resurrected and dormant customers per month")
+        sec.add(figure_of(lc))
+        recent = lc.table.tail(6).select("period_start", "new", "returning", "resurrected",
+                                         "dormant", "active", "quick_ratio")
+        sec.add(table(recent.sort("period_start", descending=True),
+                      labels={"period_start": "month", "quick_ratio": "quick ratio"}))
+        ctx.define("Lifecycle (growth accounting)", lifecycle_mod.LIFECYCLE_DEFINITIONS[
+            "lifecycle"], lc.params)
+        rates = ctx.cache.get("crr")
+        if rates is not None and rates.table.height:
+            sec.heading(f"Customer retention rate per month (inactivity {ctx.churn_definition})")
+            sec.add(figure_of(rates))
+        bridge = ctx.cache.get("mrr_bridge")
+        if bridge is not None and bridge.table.height and has(plots, "plot_mrr_bridge"):
+            sec.heading(f"MRR bridge of {ctx.month}")
+            sec.add(plots.plot_mrr_bridge(bridge.table, month=ctx.start.date(),
+                                          title=f"MRR bridge {ctx.month}"))
+            row = bridge.table.filter(pl.col("month") == ctx.start.date())
+            if row.height:
+                cols = [c for c in ("start_mrr", "new", "expansion", "reactivated", "contraction",
+                                    "churned", "end_mrr", "nrr", "grr") if c in row.columns]
+                sec.add(table(row.select(cols), formats={"nrr": "pct", "grr": "pct", **{
+                    c: "money" for c in cols if c not in ("nrr", "grr")}}))
+            ctx.define("MRR", optional("revenue").REVENUE_DEFINITIONS["mrr"])
+    return sec

@@ -88,6 +88,7 @@ def rfm_pandas(path):
     df = pd.read_parquet(path, columns=["customer_id", "ts", "event", "amount"])
     df = df[(df["event"] == "purchase") & (df["ts"] <= pd.Timestamp(AS_OF))]
     g = df.groupby("customer_id").agg(last=("ts", "max"), f=("ts", "size"), m=("amount", "sum"))
+    g["m"] = g["m"].round(6)
     n = len(g)
     rec = (pd.Timestamp(AS_OF) - g["last"]).dt.total_seconds()
     out = pd.DataFrame({"customer_id": g.index})
@@ -100,7 +101,7 @@ def rfm_duckdb(path):
     import duckdb
 
     q = f"""
-    with p as (select customer_id, max(ts) as last, count(*) as f, sum(amount) as m
+    with p as (select customer_id, max(ts) as last, count(*) as f, round(sum(amount), 6) as m
                from '{path}' where event = 'purchase' and ts <= TIMESTAMPTZ '{AS_OF}'
                group by customer_id), n as (select count(*) as n from p)
     select customer_id,
@@ -143,15 +144,24 @@ def dropouts_pandas(path):
     x["switch"] = ~same & (x["ts"] > x["last"])
     s = x.groupby(["customer_id", "dropped"])[["cat_ref", "all_ref", "other_recent", "switch"]]
     s = s.sum().reset_index()
-    keep = ((s["cat_ref"] >= 3) & (s["cat_ref"] / s["all_ref"] >= 0.5)
-            & (s["other_recent"] >= 1) & (s["switch"] >= 3))
+    keep = (
+        (s["cat_ref"] >= 3)
+        & (s["cat_ref"] / s["all_ref"] >= 0.5)
+        & (s["other_recent"] >= 1)
+        & (s["switch"] >= 3)
+    )
     out = s[keep][["customer_id", "dropped"]].rename(columns={"dropped": "category"})
     return pl.from_pandas(out.reset_index(drop=True))
 
 
 # ----------------------------------------------------------------------------- features
-_FEATURES = ["n_purchases", "total_spend", "purchases_recent", "support_contacts",
-             "days_since_last_purchase"]
+_FEATURES = [
+    "n_purchases",
+    "total_spend",
+    "purchases_recent",
+    "support_contacts",
+    "days_since_last_purchase",
+]
 
 
 def features_workbench(path):
@@ -231,8 +241,17 @@ def run_one(task: str, engine: str, path: str) -> None:
     out = TASKS[task][engine](path)
     secs = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"secs": secs, "peak_mb": peak / 1024, "extra_mb": (peak - base) / 1024,
-                      "rows": out.height, "digest": _digest(out)}))
+    print(
+        json.dumps(
+            {
+                "secs": secs,
+                "peak_mb": peak / 1024,
+                "extra_mb": (peak - base) / 1024,
+                "rows": out.height,
+                "digest": _digest(out),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -248,15 +267,21 @@ def main() -> None:
     for task, engines in TASKS.items():
         results = {}
         for engine in engines:
-            proc = subprocess.run([sys.executable, __file__, "--one", task, engine, str(path)],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one", task, engine, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
         wb_secs = results["workbench"]["secs"]
         same = len({r["digest"] for r in results.values()}) == 1
         print(f"\n{task}: results equal across engines: {same}")
         for engine, r in results.items():
-            print(f"  {engine:10s} {r['secs']:7.2f} s  x{r['secs'] / wb_secs:5.2f} of workbench"
-                  f"  peak {r['peak_mb']:7.0f} MB (+{r['extra_mb']:.0f})  rows {r['rows']:,}")
+            print(
+                f"  {engine:10s} {r['secs']:7.2f} s  x{r['secs'] / wb_secs:5.2f} of workbench"
+                f"  peak {r['peak_mb']:7.0f} MB (+{r['extra_mb']:.0f})  rows {r['rows']:,}"
+            )
 
 
 if __name__ == "__main__":

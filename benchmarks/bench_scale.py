@@ -64,21 +64,26 @@ def sessions_chunk(rng: np.random.Generator, n_events: int, n_customers: int) ->
     n_sess = sizes.size
     # Zipf-like customers: a few very active ones, a long tail.
     cust = (rng.pareto(1.2, size=n_sess) * n_customers / 20).astype(np.int64) % n_customers
-    start = START_US + rng.integers(0, DAYS, size=n_sess) * DAY_US + rng.integers(
-        0, DAY_US - 3_600_000_000, size=n_sess)
+    start = (
+        START_US
+        + rng.integers(0, DAYS, size=n_sess) * DAY_US
+        + rng.integers(0, DAY_US - 3_600_000_000, size=n_sess)
+    )
     owner = np.repeat(np.arange(n_sess), sizes)
     ts = start[owner] + rng.integers(0, 3_600_000_000, size=n_events)
     kind = rng.choice(3, size=n_events, p=[0.7, 0.18, 0.12])
     purchase = kind == 2
     category = np.where(kind > 0, CATEGORIES[rng.integers(0, 5, size=n_events)], None)
     amount = np.where(purchase, np.round(rng.gamma(2.0, 20.0, n_events) * 4) / 4, np.nan)
-    return pa.table({
-        "customer_id": pa.array(cust[owner], pa.int64()),
-        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-        "event": pa.array(EVENTS[kind]),
-        "category": pa.array(category, pa.string()),
-        "amount": pa.array(amount, pa.float64(), from_pandas=True),
-    })
+    return pa.table(
+        {
+            "customer_id": pa.array(cust[owner], pa.int64()),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "event": pa.array(EVENTS[kind]),
+            "category": pa.array(category, pa.string()),
+            "amount": pa.array(amount, pa.float64(), from_pandas=True),
+        }
+    )
 
 
 def generate(n_events: int, *, seed: int = 0, force: bool = False) -> Path:
@@ -133,22 +138,30 @@ def child(method: str, path: str, out: str) -> None:
 
         con = duckdb.connect()
         con.execute("SET memory_limit = '6GB'")
-        sql = wb.activity_sql(f"read_parquet('{path}/**/*.parquet', hive_partitioning = false)",
-                              dialect="duckdb")
+        sql = wb.activity_sql(
+            f"read_parquet('{path}/**/*.parquet', hive_partitioning = false)", dialect="duckdb"
+        )
         res = con.sql(sql).pl().with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
     else:
         raise SystemExit(f"unknown method {method}")
     seconds = time.perf_counter() - t
     res.write_parquet(out)
-    stats = {"seconds": seconds, "rows": res.height, "n_events": int(res["n_events"].sum()),
-             "amount": float(res["amount"].sum()),
-             "peak_rss_mb": peak_rss_mb()}
+    stats = {
+        "seconds": seconds,
+        "rows": res.height,
+        "n_events": int(res["n_events"].sum()),
+        "amount": float(res["amount"].sum()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
     print(json.dumps(stats))
 
 
 def run_child(method: str, path: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", method, str(path), str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", method, str(path), str(out)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         raise SystemExit(f"{method} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,15 +176,19 @@ def bench(n_events: int, methods: list[str], full_check: bool) -> None:
     gen_s = time.perf_counter() - t
     gen_rss = peak_rss_mb()
     size_gb = sum(f.stat().st_size for f in path.rglob("*.parquet")) / 1e9
-    print(f"\n== {label(n_events)} events: {path} ({size_gb:.2f} GB on disk; generation "
-          f"{gen_s:.1f} s, generator peak RSS {gen_rss:.0f} MB)")
+    print(
+        f"\n== {label(n_events)} events: {path} ({size_gb:.2f} GB on disk; generation "
+        f"{gen_s:.1f} s, generator peak RSS {gen_rss:.0f} MB)"
+    )
     results, outs = {}, {}
     for m in methods:
         outs[m] = DATA / f"scale_{label(n_events)}_{m}.parquet"
         results[m] = run_child(m, path, outs[m])
         r = results[m]
-        print(f"  {m:<12} {r['seconds']:8.1f} s  peak RSS {r['peak_rss_mb']:8.0f} MB  "
-              f"-> {r['rows']:,} rows ({n_events / r['rows']:.1f} events per row)")
+        print(
+            f"  {m:<12} {r['seconds']:8.1f} s  peak RSS {r['peak_rss_mb']:8.0f} MB  "
+            f"-> {r['rows']:,} rows ({n_events / r['rows']:.1f} events per row)"
+        )
     base = results[methods[0]]
     for m in methods[1:]:
         r = results[m]

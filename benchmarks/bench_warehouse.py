@@ -38,8 +38,13 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from bench_scale import DATA, label, parse_size, peak_rss_mb, sessions_chunk  # noqa: E402
 
-COLUMNS = {"customer_id": "bigint", "ts": "timestamptz", "event": "text", "category": "text",
-           "amount": "double precision"}
+COLUMNS = {
+    "customer_id": "bigint",
+    "ts": "timestamptz",
+    "event": "text",
+    "category": "text",
+    "amount": "double precision",
+}
 
 
 def child(method: str, out: str) -> None:
@@ -58,8 +63,11 @@ def child(method: str, out: str) -> None:
         raise SystemExit(f"unknown method {method}")
     seconds = time.perf_counter() - t
     res.write_parquet(out)
-    print(json.dumps({"seconds": seconds, "rows": res.height, "moved": moved,
-                      "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "rows": res.height, "moved": moved, "peak_rss_mb": peak_rss_mb()}
+        )
+    )
 
 
 def load_table(server, n_events: int, seed: int = 0) -> float:
@@ -89,15 +97,21 @@ def load_table(server, n_events: int, seed: int = 0) -> float:
 
 def _append(conn, frame) -> None:
     names = ", ".join(f'"{c}"' for c in COLUMNS)
-    with conn.cursor() as cur, cur.copy(
-            f"COPY events ({names}) FROM STDIN (FORMAT csv, NULL '')") as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY events ({names}) FROM STDIN (FORMAT csv, NULL '')") as copy,
+    ):
         copy.write(frame.select(list(COLUMNS)).write_csv(include_header=False).encode())
 
 
 def run_child(method: str, uri: str, out: Path) -> dict:
     env = {**os.environ, "WORKBENCH_DB_URI": uri}
-    proc = subprocess.run([sys.executable, __file__, "--child", method, str(out)], env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", method, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         raise SystemExit(f"{method} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -131,17 +145,21 @@ def main() -> None:
                 outs[m] = DATA / f"warehouse_{label(n)}_{m}.parquet"
                 runs = [run_child(m, server.uri, outs[m]) for _ in range(args.repeat)]
                 res[m] = r = min(runs, key=lambda x: x["seconds"])
-                print(f"  {m:<9} {r['seconds']:7.1f} s  rows transferred {r['moved']:>11,}  "
-                      f"client peak RSS {r['peak_rss_mb']:7.0f} MB  -> {r['rows']:,} rows")
+                print(
+                    f"  {m:<9} {r['seconds']:7.1f} s  rows transferred {r['moved']:>11,}  "
+                    f"client peak RSS {r['peak_rss_mb']:7.0f} MB  -> {r['rows']:,} rows"
+                )
             keys = ["customer_id", "ts", "event", "category"]
             a = pl.read_parquet(outs["pushdown"]).sort(keys, nulls_last=True)
             b = pl.read_parquet(outs["raw"]).select(a.columns).sort(keys, nulls_last=True)
             assert_frame_equal(a, b)
             assert int(a["n_events"].sum()) == n
-            print(f"  identical activity tables; raw pull / push-down: time "
-                  f"{res['raw']['seconds'] / res['pushdown']['seconds']:.2f}x, rows moved "
-                  f"{res['raw']['moved'] / res['pushdown']['moved']:.2f}x, client memory "
-                  f"{res['raw']['peak_rss_mb'] / res['pushdown']['peak_rss_mb']:.2f}x")
+            print(
+                f"  identical activity tables; raw pull / push-down: time "
+                f"{res['raw']['seconds'] / res['pushdown']['seconds']:.2f}x, rows moved "
+                f"{res['raw']['moved'] / res['pushdown']['moved']:.2f}x, client memory "
+                f"{res['raw']['peak_rss_mb'] / res['pushdown']['peak_rss_mb']:.2f}x"
+            )
             for f in outs.values():
                 f.unlink(missing_ok=True)
     finally:

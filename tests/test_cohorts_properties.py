@@ -149,7 +149,7 @@ def test_duckdb_sql_oracle(mode, period):
         FROM a, range(0, 200) AS k(period)
         WHERE date_diff('{period}', cohort, last) >= k.period
         GROUP BY 1, 2"""
-    want = con.execute(sql).pl().with_columns(
+    want = con.sql(sql).pl().with_columns(
         pl.col("period").cast(pl.Int64), pl.col("retained").cast(pl.Int64))
     got = m.filter(pl.col("retained") > 0).select("cohort", "period", "retained")
     key = ["cohort", "period"]

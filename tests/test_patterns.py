@@ -305,3 +305,22 @@ def test_high_value_departures_and_problem_segments_on_the_sample():
     assert top.height > 0 and (top["churn_rate"] > top["base_rate"]).all()
     # One-off buyers (plan "none") leave more often than subscribers under this label.
     assert seg.table.filter(segment="plan=none")["significant"].item()
+
+
+@pytest.mark.slow
+def test_contractual_labels_from_churn_table():
+    s = wb.datasets.load_sample()
+    labels = wb.churn_table(subscriptions=s.subscriptions, as_of="2025-12-31")
+    res = wb.problem_segments(
+        None,
+        cutoff="2025-09-01",
+        customers=s.customers,
+        labels=labels,
+        value=pl.DataFrame({"customer_id": labels["customer_id"], "v": [1.0] * labels.height}),
+        by=["channel", "plan"],
+        pairs=False,
+    )
+    t = res.table
+    # Truth: paid_search subscribers churn 1.6x as fast as organic ones.
+    assert t.filter(segment="channel=paid_search")["significant"].item()
+    assert not t.filter(segment="channel=organic")["significant"].item()

@@ -214,3 +214,108 @@ def test_propensity_bad_input(sample):
         wb.churn_propensity(ev.head(30), cutoff=ev["ts"].sort()[20], horizon="1d")
     with pytest.raises(wb.BadParameterError, match="cutoff='soon'"):
         wb.customer_features(ev, cutoff="soon")
+
+
+def test_features_hand_checked_with_side_tables():
+    t = lambda y, m, d: datetime(y, m, d, tzinfo=UTC)  # noqa: E731
+    ev = pl.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c"],
+            "ts": [
+                t(2025, 1, 1),
+                t(2025, 3, 1),
+                t(2025, 5, 1),
+                t(2025, 2, 1),
+                t(2025, 4, 1),
+                t(2025, 6, 15),
+            ],
+            "event": ["purchase", "support_contact", "purchase", "purchase", "purchase", "visit"],
+            "category": ["x", None, "y", "x", "x", None],
+            "amount": [10.0, None, 20.0, 5.0, 1.0, None],
+            "discount": [True, None, False, False, False, None],
+        }
+    )
+    cust = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "signup_ts": [t(2024, 12, 1), t(2025, 2, 1), t(2025, 6, 1)],
+            "channel": ["organic", "paid", "social"],
+        }
+    )
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "period_start": [t(2025, 4, 1), t(2025, 5, 1)],
+            "period_end": [t(2025, 5, 1), t(2025, 6, 1)],
+            "plan": ["basic", "pro"],
+        }
+    )
+    ann = pl.DataFrame(
+        {
+            "start": [t(2025, 1, 15).date(), t(2025, 1, 20).date()],
+            "label": ["Basic plan price up", "Service outage"],
+            "kind": ["pricing", "incident"],
+            "segment_column": ["channel", None],
+            "segment_value": ["organic", None],
+        }
+    )
+    f = wb.customer_features(
+        ev, cutoff=t(2025, 5, 20), customers=cust, subscriptions=subs, annotations=ann
+    )
+    assert f["customer_id"].to_list() == ["a", "b"]  # c has no event before the cutoff
+    a = f.row(0, named=True)
+    assert a["tenure_days"] == 170.0  # from the signup on 2024-12-01
+    assert a["days_since_last_purchase"] == 19.0
+    assert (a["n_events"], a["n_purchases"]) == (3, 2)
+    assert (a["purchases_recent"], a["purchases_previous"], a["purchase_trend"]) == (1, 1, 0)
+    assert (a["total_spend"], a["mean_order_value"], a["spend_recent"]) == (30.0, 15.0, 20.0)
+    assert a["discount_share"] == 0.5
+    assert (a["support_contacts"], a["support_contacts_recent"]) == (1, 1)
+    assert (a["category_share__x"], a["category_share__y"]) == (0.5, 0.5)
+    assert a["tariff_changes_exposed"] == 1  # the pricing change hit organic customers only
+    assert (a["subscribed_at_cutoff"], a["paid_periods"], a["subscription_plan"]) == (
+        True,
+        2,
+        "pro",
+    )
+    assert a["channel"] == "organic"
+    b = f.row(1, named=True)
+    assert (b["tariff_changes_exposed"], b["subscribed_at_cutoff"], b["paid_periods"]) == (
+        0,
+        False,
+        0,
+    )
+    # Renamed columns through the schema give the same table; so does a pandas frame.
+    renamed = ev.rename({"customer_id": "user", "ts": "when"})
+    g = wb.customer_features(
+        renamed, cutoff=t(2025, 5, 20), schema=wb.EventSchema(customer_id="user", ts="when")
+    )
+    assert_frame_equal(g, wb.customer_features(ev, cutoff=t(2025, 5, 20)))
+    assert_frame_equal(
+        wb.customer_features(ev.to_pandas(), cutoff=t(2025, 5, 20)),
+        wb.customer_features(ev, cutoff=t(2025, 5, 20)),
+    )
+    # Pre-aggregated rows count n_events.
+    agg = ev.with_columns(pl.Series("n_events", [2, 1, 1, 1, 1, 1]))
+    assert wb.customer_features(agg, cutoff=t(2025, 5, 20))["n_purchases"].to_list() == [3, 2]
+    with pytest.raises(wb.MissingColumnError, match="annotations has no column"):
+        wb.customer_features(ev, cutoff=t(2025, 5, 20), annotations=ann.drop("start"))
+
+
+def test_score_needs_the_training_side_tables(sample, model):
+    with pytest.raises(wb.BadParameterError, match="same side tables"):
+        model.score(sample.events)
+
+
+def test_winback_with_the_propensity_model(sample, model):
+    t = wb.winback_targets(
+        sample.events,
+        customers=sample.customers,
+        subscriptions=sample.subscriptions,
+        annotations=sample.annotations,
+        campaigns=sample.campaigns,
+        propensity=model,
+    )
+    risky = t.filter(pl.col("reasons").list.contains("high_risk"))
+    assert risky.height > 0 and (risky["risk"] >= 0.7).all()
+    assert set(t.filter(offer="loyalty_points")["reasons"].explode()) >= {"high_risk"}

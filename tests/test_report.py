@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -99,8 +100,8 @@ def test_sections_and_table_of_contents(report):
     html_text = report["html"]
     ids = _parse(html_text).ids
     toc = re.findall(r'<li><a href="#([^"]+)">', html_text)
-    expected = ["summary", "churn", "drivers", "leaving", "winback", "funnel", "definitions",
-                "data-quality"]
+    expected = ["summary", "acquisition", "lifecycle", "churn", "drivers", "leaving", "winback",
+                "funnel", "definitions", "data-quality"]
     for sid in expected:
         assert sid in toc, sid
     # every entry points at a rendered section, in order, and nothing else is listed
@@ -127,15 +128,39 @@ def test_kpis_equal_direct_computation(report, sample):
     assert f"{tile}{int(active['value']):,}</div>" in report["html"]
 
 
-def test_overdue_kpi_equals_api(report, sample):
-    from workbench.overdue import overdue_customers
+def test_kpis_equal_headless_apis(report, sample):
+    from datetime import date
 
-    res = overdue_customers(sample.events, as_of=month_as_of(MONTH))
-    k = _kpi(report, "overdue")
-    assert k["value"] == res.table.height
+    as_of = month_as_of(MONTH)
+    lc = wb.lifecycle(sample.events, period="month", as_of=as_of).table
+    row = lc.filter(pl.col("period_start") == date(2025, 12, 1)).row(0, named=True)
+    assert _kpi(report, "active")["value"] == row["active"]
+    assert _kpi(report, "new")["value"] == row["new"]
+    crr = wb.customer_retention_rate(sample.events, inactivity="90d", as_of=as_of).table
+    r = crr.filter(pl.col("period_start") == date(2025, 12, 1)).row(0, named=True)
+    assert _kpi(report, "churned")["value"] == r["churned"]
+    assert _kpi(report, "crr")["value"] == pytest.approx(r["crr"])
+    d30 = wb.day_n_retention(sample.events, days=(30,), as_of=as_of)
+    latest = d30.filter(pl.col("complete")).sort("cohort").row(-1, named=True)
+    assert _kpi(report, "d30")["value"] == pytest.approx(latest["retention"])
+    bridge = wb.mrr_bridge(sample.subscriptions, as_of=as_of).table
+    b = bridge.filter(pl.col("month") == date(2025, 12, 1)).row(0, named=True)
+    assert _kpi(report, "nrr")["value"] == pytest.approx(b["nrr"])
+    assert _kpi(report, "grr")["value"] == pytest.approx(b["grr"])
+    res = wb.overdue_customers(sample.events, as_of=as_of)
+    assert _kpi(report, "overdue")["value"] == res.table.height
     value = _kpi(report, "overdue_value")
     assert value["value"] == pytest.approx(res.table["value_at_stake"].sum())
     assert value["p_value"] is None and value["flag"] is False  # sums are never tested
+
+
+def test_cohort_sizes_equal_retention_matrix(report, sample):
+    m = wb.retention_matrix(sample.events, period="month", as_of=month_as_of(MONTH))
+    sizes = m.group_by("cohort").agg(pl.col("cohort_size").first()).sort("cohort")
+    assert sizes.height == 24
+    for row in sizes.iter_rows(named=True):
+        assert f"<td>{row['cohort']}</td><td class=\"wb-num\">{row['cohort_size']:,}</td>" in (
+            report["html"]), row
 
 
 def test_survival_table_matches_api(report, sample):
@@ -161,8 +186,11 @@ def test_flags_follow_the_stated_tests(report):
 
 def test_definitions_and_data_quality_appendix(report, sample):
     html_text = report["html"]
-    assert "Customer retention rate (CRR)" in html_text
-    assert "Kaplan-Meier" in html_text
+    # the definitions are the analyses' own wording, with the parameters used
+    for text in (wb.LIFECYCLE_DEFINITIONS["crr"], wb.KM_DEFINITION,
+                 wb.RETENTION_DEFINITIONS["maturity"]):
+        assert " ".join(text.split()) in unescape(html_text)
+    assert "inactivity=90d" in html_text
     check = wb.check_events(sample.events, as_of=sample.as_of)
     assert f"<td>rows read</td><td>{check.rows_read}</td>" in html_text
 

@@ -493,3 +493,15 @@ def test_definition_strings_are_plain():
     from workbench.warehouse import ACTIVITY_DEFINITION
 
     assert re.search(r"one row per customer, event, category and UTC day", ACTIVITY_DEFINITION)
+
+
+def test_read_database_checks_columns_before_reducing(duck_file):
+    from workbench.warehouse import read_database
+
+    uri = f"duckdb:///{duck_file}"
+    with pytest.raises(MissingColumnError, match=r"no column 'ts' \(timestamp\)"):
+        read_database(uri, query="SELECT customer_id FROM events", reduce="day")
+    with pytest.raises(BadParameterError, match="reduce= applies to event tables only"):
+        read_database(uri, table="customers", schema=wb.CustomerSchema(), reduce="day")
+    with pytest.raises(BadParameterError, match=r"reduce='hourly'"):
+        read_database(uri, table="events", reduce="hourly")

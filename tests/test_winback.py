@@ -31,7 +31,7 @@ class _FixedRisk:
     def __init__(self, risk=(0.1, 0.2, 0.9, 0.05)):
         self.risk = list(risk)
 
-    def score(self, events, *, as_of=None, customers=None):
+    def score(self, events, *, as_of=None, customers=None, **side):
         return pl.DataFrame({"customer_id": ["a", "p", "h", "q"], "churn_probability": self.risk})
 
 

@@ -119,6 +119,8 @@ from .campaigns import (
 from .channels import CHANNEL_QUALITY_DEFINITION, ChannelQuality, channel_quality
 from .funnels import FUNNEL_DEFINITION, Funnel, funnel
 # -- business events --
+from .annotations import ANNOTATIONS_DEFINITION, AnnotationSchema, load_annotations
+from .impact import EVENT_IMPACT_DEFINITION, EventImpact, event_impact
 # -- reports --
 from .reports import render_report, render_reports
 # -- warehouse --
@@ -240,4 +242,10 @@ __all__ = [
     "rfm_segment_counts",
     "value_at_stake",
     "winback_targets",
+    "ANNOTATIONS_DEFINITION",
+    "AnnotationSchema",
+    "EVENT_IMPACT_DEFINITION",
+    "EventImpact",
+    "event_impact",
+    "load_annotations",
 ]

@@ -37,6 +37,8 @@ from .schema import (
 
 _EPOCH = date(1970, 1, 1)
 
+# Working columns of the renewal units (attributes with these names are not carried along).
+_UNIT_COLUMNS = ("a", "b", "prev", "new", "spell", "a0", "a1", "churned", "spell_start", "known")
 SEG = "__segment"
 GROUP = "__group"  # 1 = the annotation's segment (or everyone), 0 = control
 
@@ -61,10 +63,14 @@ def period_units(subs: pl.LazyFrame, *, grace: int, as_of: int, keep: list[str])
         .with_columns(new.alias("new"))
         .with_columns(
             pl.col("new").cast(pl.Int64).cum_sum().over(CUSTOMER_ID).alias("spell"),
-            pl.when(pl.col("new")).then(pl.col("a"))
-            .otherwise(pl.max_horizontal("a", "prev")).alias("a0"),
-            pl.when(pl.col("new")).then(pl.col("b"))
-            .otherwise(pl.max_horizontal("b", "prev")).alias("a1"),
+            pl.when(pl.col("new"))
+            .then(pl.col("a"))
+            .otherwise(pl.max_horizontal("a", "prev"))
+            .alias("a0"),
+            pl.when(pl.col("new"))
+            .then(pl.col("b"))
+            .otherwise(pl.max_horizontal("b", "prev"))
+            .alias("a1"),
         )
         .filter(pl.col("a1") > pl.col("a0"))
         .with_columns(
@@ -90,14 +96,22 @@ def churn_spells(tbl: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def attach_segment(lf: pl.LazyFrame, column: str, customers, customer_schema, caller: str,
-                   label: str, where: str) -> pl.LazyFrame:
+def attach_segment(
+    lf: pl.LazyFrame, column: str, customers, customer_schema, caller: str, label: str, where: str
+) -> pl.LazyFrame:
     """Add the segment attribute (String) as SEG: from customers when it has the column, else
     from the unit table itself."""
     if customers is not None:
         cust = canonical(customers, schema=customer_schema, caller=caller, default=CustomerSchema)
         names = cust.collect_schema().names()
         if column in names and column != CUSTOMER_ID:
+            left, right = lf.collect_schema()[CUSTOMER_ID], cust.collect_schema()[CUSTOMER_ID]
+            if left != right:
+                raise BadDataError(
+                    f"{caller}: customer_id is {left} in the churn data but {right} in "
+                    f"customers, so they cannot be matched. Fix: load both with the same "
+                    f"identifier type."
+                )
             seg = cust.select(CUSTOMER_ID, pl.col(column).cast(pl.String).alias(SEG))
             seg = seg.unique(CUSTOMER_ID, keep="first")
             return lf.join(seg, on=CUSTOMER_ID, how="left")
@@ -116,8 +130,14 @@ def attach_segment(lf: pl.LazyFrame, column: str, customers, customer_schema, ca
     )
 
 
-def assign_groups(lf: pl.LazyFrame, value: str | None, control: list[str] | None,
-                  caller: str, label: str, column: str | None) -> pl.LazyFrame:
+def assign_groups(
+    lf: pl.LazyFrame,
+    value: str | None,
+    control: list[str] | None,
+    caller: str,
+    label: str,
+    column: str | None,
+) -> pl.LazyFrame:
     """GROUP = 1 in the segment, 0 in the control (others with a value, or `control` values),
     rows in neither are dropped. Without a segment everyone is group 1."""
     if value is None:
@@ -133,15 +153,18 @@ def assign_groups(lf: pl.LazyFrame, value: str | None, control: list[str] | None
         )
     in_control = (pl.col(SEG) != value) if control is None else pl.col(SEG).is_in(control)
     return lf.with_columns(
-        pl.when(pl.col(SEG) == value).then(pl.lit(1, dtype=pl.Int8))
-        .when(in_control).then(pl.lit(0, dtype=pl.Int8))
+        pl.when(pl.col(SEG) == value)
+        .then(pl.lit(1, dtype=pl.Int8))
+        .when(in_control)
+        .then(pl.lit(0, dtype=pl.Int8))
         .alias(GROUP)
     ).filter(pl.col(GROUP).is_not_null())
 
 
 def _overlap(a0: pl.Expr, a1: pl.Expr, lo: int, hi: int) -> pl.Expr:
-    return pl.max_horizontal(pl.min_horizontal(a1, pl.lit(hi)) - pl.max_horizontal(a0, pl.lit(lo)),
-                             pl.lit(0))
+    return pl.max_horizontal(
+        pl.min_horizontal(a1, pl.lit(hi)) - pl.max_horizontal(a0, pl.lit(lo)), pl.lit(0)
+    )
 
 
 @dataclass
@@ -182,8 +205,9 @@ def _merge_index(fine_churns: np.ndarray, edges: list[float]) -> tuple[np.ndarra
     return np.searchsorted(np.asarray(kept[1:-1], dtype=float), mids, side="right"), kept
 
 
-def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int,
-                 edges: list[float]) -> dict[int, Cells]:
+def period_cells(
+    units: pl.LazyFrame, lo: int, st: int, hi: int, edges: list[float]
+) -> dict[int, Cells]:
     """Per group: renewal units overlapping [lo, hi), split into their base/after/post days and
     banded by tenure at the unit's start."""
     a0, a1 = pl.col("a0"), pl.col("a1")
@@ -192,13 +216,20 @@ def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int,
     post = (a1 - pl.max_horizontal(a0, pl.lit(hi))).clip(lower_bound=0)
     cuts = [float(e) for e in edges[1:-1]]
     tenure = (a0 - pl.col("spell_start")).cast(pl.Float64)
-    fine = tenure.cut(cuts, labels=[str(i) for i in range(len(cuts) + 1)]).cast(pl.String) \
-        .cast(pl.Int64) if cuts else pl.lit(0, dtype=pl.Int64)
+    fine = pl.sum_horizontal([(tenure >= c).cast(pl.Int64) for c in cuts]) if cuts else None
+    fine = fine if fine is not None else pl.lit(0, dtype=pl.Int64)
     rows = (
         units.filter(pl.col("known") & (a1 > lo) & (a0 < hi))
-        .select(GROUP, "churned", base.alias("base"), _overlap(a0, a1, lo, st).alias("before"),
-                after.alias("after"), post.alias("post"), fine.alias("fine"),
-                (pl.col("spell_start") >= st).alias("new"))
+        .select(
+            GROUP,
+            "churned",
+            base.alias("base"),
+            _overlap(a0, a1, lo, st).alias("before"),
+            after.alias("after"),
+            post.alias("post"),
+            fine.alias("fine"),
+            (pl.col("spell_start") >= st).alias("new"),
+        )
         .collect()
     )
     out = {}
@@ -211,18 +242,23 @@ def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int,
         fine_churns[per_band["fine"].to_numpy()] = per_band["churned"].to_numpy()
         idx, kept = _merge_index(fine_churns, edges)
         comb = (
-            part.with_columns(pl.col("fine").replace_strict(list(range(len(idx))), idx.tolist(),
-                                                            return_dtype=pl.Int64).alias("band"))
+            part.with_columns(
+                pl.col("fine")
+                .replace_strict(list(range(len(idx))), idx.tolist(), return_dtype=pl.Int64)
+                .alias("band")
+            )
             .group_by("band", "base", "after", "post")
             .agg(pl.len().alias("n"), pl.col("churned").sum().alias("y"))
             .sort("band", "base", "after", "post")
         )
         # A churn is counted in the window holding most of its unit's days.
         ch = part.filter(pl.col("churned"))
-        n_after = ch.filter((pl.col("after") >= pl.col("base"))
-                            & (pl.col("after") >= pl.col("post"))).height
-        n_before = ch.filter((pl.col("base") > pl.col("after"))
-                             & (pl.col("base") >= pl.col("post"))).height
+        n_after = ch.filter(
+            (pl.col("after") >= pl.col("base")) & (pl.col("after") >= pl.col("post"))
+        ).height
+        n_before = ch.filter(
+            (pl.col("base") > pl.col("after")) & (pl.col("base") >= pl.col("post"))
+        ).height
         e_after = float(part["after"].sum())
         new_after = float(part.filter(pl.col("new"))["after"].sum())
         out[g] = Cells(
@@ -240,14 +276,18 @@ def period_cells(units: pl.LazyFrame, lo: int, st: int, hi: int,
     return out
 
 
-def spell_cells(spells: pl.LazyFrame, lo: int, st: int, hi: int,
-                edges: list[float]) -> dict[int, Cells]:
+def spell_cells(
+    spells: pl.LazyFrame, lo: int, st: int, hi: int, edges: list[float]
+) -> dict[int, Cells]:
     """Per group and tenure band: exposure days and churns in [lo, st) and [st, hi)."""
-    bands = pl.LazyFrame({
-        "fine": list(range(len(edges) - 1)),
-        "t0": [int(min(e, _BIG)) for e in edges[:-1]],
-        "t1": [int(min(e, _BIG)) for e in edges[1:]],
-    }, schema={"fine": pl.Int64, "t0": pl.Int64, "t1": pl.Int64})
+    bands = pl.LazyFrame(
+        {
+            "fine": list(range(len(edges) - 1)),
+            "t0": [int(min(e, _BIG)) for e in edges[:-1]],
+            "t1": [int(min(e, _BIG)) for e in edges[1:]],
+        },
+        schema={"fine": pl.Int64, "t0": pl.Int64, "t1": pl.Int64},
+    )
     s = pl.col("spell_start")
     b0, b1 = s + pl.col("t0"), s + pl.col("t1")
     a0 = pl.max_horizontal(pl.col("a0"), b0)
@@ -318,7 +358,8 @@ def concurrent(ann: pl.DataFrame, row: dict, lo_date, hi_date) -> list[str]:
     """Labels of other annotations whose range overlaps [lo_date, hi_date] (the caller widens
     the range to cover after-effects of earlier events)."""
     others = ann.filter(
-        (pl.col("start") <= hi_date) & (pl.col("end") >= lo_date)
+        (pl.col("start") <= hi_date)
+        & (pl.col("end") >= lo_date)
         & ~((pl.col("start") == row["start"]) & (pl.col(LABEL) == row[LABEL]))
     )
     return others[LABEL].to_list()
@@ -343,8 +384,9 @@ def day_num(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def churn_source(events, subscriptions, churn, *, metric, grace, as_of, schema, subscription_schema,
-            caller) -> Source:
+def churn_source(
+    events, subscriptions, churn, *, metric, grace, as_of, schema, subscription_schema, caller
+) -> Source:
     is_table = churn is not None and not isinstance(churn, str | int | timedelta)
     if subscriptions is not None and churn is not None:
         raise BadParameterError(
@@ -352,8 +394,9 @@ def churn_source(events, subscriptions, churn, *, metric, grace, as_of, schema, 
         )
     if subscriptions is not None:
         lag = parse_days(grace, caller, "grace", allow_zero=True)
-        subs = canonical(subscriptions, schema=subscription_schema, caller=caller,
-                         default=SubscriptionSchema)
+        subs = canonical(
+            subscriptions, schema=subscription_schema, caller=caller, default=SubscriptionSchema
+        )
         if as_of is not None:
             day = to_day(as_of, caller)
         elif events is not None:
@@ -363,8 +406,11 @@ def churn_source(events, subscriptions, churn, *, metric, grace, as_of, schema, 
         d = day_num(day)
         desc = f"subscriptions (renewal within {lag} days)"
         if metric == "churn_hazard":
-            extra = [c for c in subs.collect_schema().names()
-                     if c not in (CUSTOMER_ID, PERIOD_START, PERIOD_END)]
+            extra = [
+                c
+                for c in subs.collect_schema().names()
+                if c not in (CUSTOMER_ID, PERIOD_START, PERIOD_END, *_UNIT_COLUMNS)
+            ]
             units = period_units(subs, grace=lag, as_of=d, keep=extra).collect().lazy()
             return Source("periods", units, d, d - lag, "subscriptions table", desc)
         tbl = churn_table(subscriptions=subs, episodes=True, as_of=day, grace=grace)
@@ -375,13 +421,24 @@ def churn_source(events, subscriptions, churn, *, metric, grace, as_of, schema, 
         if as_of is not None:
             d = day_num(to_day(as_of, caller))
         elif "days_since_last" in names and "last_active" in names:
-            d = tbl.select((pl.col("last_active").cast(pl.Date).cast(pl.Int64)
-                            + pl.col("days_since_last")).max()).collect().item()
+            d = (
+                tbl.select(
+                    (
+                        pl.col("last_active").cast(pl.Date).cast(pl.Int64)
+                        + pl.col("days_since_last")
+                    ).max()
+                )
+                .collect()
+                .item()
+            )
         else:
             d = None
         spells = churn_spells(tbl).collect().lazy()
-        lag = (tbl.select(pl.col("threshold_days").max()).collect().item()
-               if "threshold_days" in names else 0) or 0
+        lag = (
+            tbl.select(pl.col("threshold_days").max()).collect().item()
+            if "threshold_days" in names
+            else 0
+        ) or 0
         last = spells.select(pl.col("a1").max()).collect().item()
         d = int(d if d is not None else last)
         return Source("spells", spells, d, d - int(lag), "churn table", "churn table")
@@ -396,8 +453,14 @@ def churn_source(events, subscriptions, churn, *, metric, grace, as_of, schema, 
     if d is None:
         d = day_num(to_day(as_of, caller)) if as_of is not None else 0
     lag = parse_days(threshold, caller, "churn")
-    return Source("spells", churn_spells(tbl.lazy()), int(d), int(d) - lag, "churn table",
-                   f"inactivity churn ({lag} days)")
+    return Source(
+        "spells",
+        churn_spells(tbl.lazy()),
+        int(d),
+        int(d) - lag,
+        "churn table",
+        f"inactivity churn ({lag} days)",
+    )
 
 
 def _churn_input(tbl, caller: str) -> pl.LazyFrame:

@@ -26,8 +26,9 @@ import numpy as np
 from scipy import stats as sps
 
 
-def band_edges(tenure_events: np.ndarray, churned: np.ndarray, edges: tuple[float, ...],
-               min_events: int = 10) -> list[float]:
+def band_edges(
+    tenure_events: np.ndarray, churned: np.ndarray, edges: tuple[float, ...], min_events: int = 10
+) -> list[float]:
     """Merge adjacent tenure bands (days) until each holds at least `min_events` churns.
 
     `tenure_events`: tenure (days) of each churn or unit; `churned`: its churn count (0/1 or
@@ -47,8 +48,15 @@ def band_edges(tenure_events: np.ndarray, churned: np.ndarray, edges: tuple[floa
     return kept
 
 
-def fit_banded(days: np.ndarray, band: np.ndarray, y: np.ndarray, n: np.ndarray | None = None,
-               *, max_iter: int = 200, tol: float = 1e-9):
+def fit_banded(
+    days: np.ndarray,
+    band: np.ndarray,
+    y: np.ndarray,
+    n: np.ndarray | None = None,
+    *,
+    max_iter: int = 200,
+    tol: float = 1e-9,
+):
     """Maximum likelihood of the banded model.
 
     `days` (cells x parts), `band` (cells,) integer band of each cell. Poisson when `n` is None
@@ -71,8 +79,10 @@ def fit_banded(days: np.ndarray, band: np.ndarray, y: np.ndarray, n: np.ndarray 
     for b in range(bands):
         sel = band == b
         churns = y[sel].sum()
-        theta[b] = math.log(max(churns, 0.5) / max(float(((n[sel, None] if interval else 1)
-                                                          * days[sel]).sum()), 1e-9))
+        theta[b] = math.log(
+            max(churns, 0.5)
+            / max(float(((n[sel, None] if interval else 1) * days[sel]).sum()), 1e-9)
+        )
 
     def mu_of(t):
         return days * np.exp(x @ t)

@@ -98,9 +98,18 @@ def load_annotations(
     from .sources import _load
 
     caller = "load_annotations"
-    lf, _ = _load(source, schema or AnnotationSchema(), caller=caller, table_name=table,
-                  query=query, tz=tz, ts_format=ts_format, on_invalid=on_invalid,
-                  on_duplicates=on_duplicates, as_of=_NO_LIMIT if as_of is None else as_of)
+    lf, _ = _load(
+        source,
+        schema or AnnotationSchema(),
+        caller=caller,
+        table_name=table,
+        query=query,
+        tz=tz,
+        ts_format=ts_format,
+        on_invalid=on_invalid,
+        on_duplicates=on_duplicates,
+        as_of=_NO_LIMIT if as_of is None else as_of,
+    )
     return _finish(lf, caller, customers=customers, customer_schema=customer_schema)
 
 
@@ -126,9 +135,17 @@ def annotation_table(
         day = _parse_day(annotations, caller)
         annotations = pl.DataFrame({START: [day], LABEL: [day.isoformat()]})
     lf = _to_lazy(annotations, caller, "annotations")
-    out, _ = _validate(lf, schema or AnnotationSchema(), caller=caller,
-                       source_name="annotations", tz=None, ts_format=None, on_invalid="raise",
-                       on_duplicates="keep", as_of=_NO_LIMIT)
+    out, _ = _validate(
+        lf,
+        schema or AnnotationSchema(),
+        caller=caller,
+        source_name="annotations",
+        tz=None,
+        ts_format=None,
+        on_invalid="raise",
+        on_duplicates="keep",
+        as_of=_NO_LIMIT,
+    )
     return _finish(out, caller, customers=customers, customer_schema=customer_schema)
 
 
@@ -149,8 +166,11 @@ def _parse_day(value, caller: str) -> date:
 def _finish(lf: pl.LazyFrame, caller: str, *, customers, customer_schema) -> pl.DataFrame:
     """Canonical day columns, defaults and the checks across columns."""
     names = lf.collect_schema().names()
-    fill = [pl.lit(None, dtype=pl.String).alias(c)
-            for c in (KIND, SEGMENT_COLUMN, SEGMENT_VALUE) if c not in names]
+    fill = [
+        pl.lit(None, dtype=pl.String).alias(c)
+        for c in (KIND, SEGMENT_COLUMN, SEGMENT_VALUE)
+        if c not in names
+    ]
     end = pl.col(END) if END in names else pl.col(START)
     frame = (
         lf.with_columns(*fill)
@@ -193,8 +213,9 @@ def _finish(lf: pl.LazyFrame, caller: str, *, customers, customer_schema) -> pl.
     return frame
 
 
-def check_segments(frame: pl.DataFrame, customers, *, caller: str,
-                   customer_schema: CustomerSchema | None = None) -> None:
+def check_segments(
+    frame: pl.DataFrame, customers, *, caller: str, customer_schema: CustomerSchema | None = None
+) -> None:
     """Every annotation segment names a customers column and one of its values."""
     segs = frame.filter(pl.col(SEGMENT_COLUMN).is_not_null())
     if not segs.height:
@@ -212,8 +233,12 @@ def check_segments(frame: pl.DataFrame, customers, *, caller: str,
                 f"customers table does not have. Available: {options}.{did} Fix: correct "
                 f"segment_column, or add the attribute to customers."
             )
-        values = (cust.select(pl.col(col).cast(pl.String).unique().drop_nulls())
-                  .collect().to_series().to_list())
+        values = (
+            cust.select(pl.col(col).cast(pl.String).unique().drop_nulls())
+            .collect()
+            .to_series()
+            .to_list()
+        )
         wanted = segs.filter(pl.col(SEGMENT_COLUMN) == col)
         for r in wanted.iter_rows(named=True):
             if r[SEGMENT_VALUE] not in values:

@@ -414,4 +414,3 @@ def _join_customers(out: pl.LazyFrame, customers, customer_schema, caller) -> pl
             f"Fix: keep one row per customer (wb.load_customers reports duplicates)."
         )
     return out.join(cust, on=CUSTOMER_ID, how="left")
-

@@ -73,6 +73,8 @@ RETENTION_DEFINITIONS = {
     ),
 }
 
+ENGINES = ("auto", "streaming", "in-memory")
+
 _REFERENCE_ROWS = [
     ("mobile apps", 30, 0.37, "Mobile apps, day 30: ~37% remain (63% gone on average)"),
     ("mobile apps", 90, 0.23, "Mobile apps, month 3: ~23% remain"),
@@ -115,6 +117,7 @@ def retention_matrix(
     min_cohort_size: int = 30,
     cohort_period: str | None = None,
     max_period: int | None = None,
+    engine: str = "auto",
     schema=None,
     customer_schema=None,
 ) -> pl.DataFrame:
@@ -144,6 +147,8 @@ def retention_matrix(
     cohort_period : with rolling windows, the calendar period that groups customers into
         cohorts (e.g. monthly cohorts of daily windows); default `period`.
     max_period : last period to show.
+    engine : polars engine of the single collect: "auto", "streaming" (for event logs larger
+        than memory) or "in-memory".
 
     Returns columns by..., cohort (Date: start of the cohort period), period (int),
     cohort_size, base (the denominator), retained, retention, ci_low, ci_high, complete, small.
@@ -157,16 +162,18 @@ def retention_matrix(
         cohorting=cohorting, start_event=start_event, return_event=return_event, by=by,
         top_n=top_n, level=level, min_cohort_size=min_cohort_size, max_period=max_period,
     )
+    if engine not in ENGINES:
+        raise bad_choice("retention_matrix", "engine", engine, ENGINES)
     inp = prepare(events, spec, as_of=as_of, schema=schema, customers=customers,
                   customer_schema=customer_schema)
     ent = entries(inp, spec)
-    out = finish(count_cells(inp, ent, spec), spec).collect()
+    out = finish(count_cells(inp, ent, spec), spec).collect(engine=engine)
     empty_check(out, inp, spec)
     return out
 
 
 _MATRIX_OPTIONS = tuple(
-    p for p in inspect.signature(retention_matrix).parameters if p != "events"
+    p for p in inspect.signature(retention_matrix).parameters if p not in ("events", "engine")
 )
 
 

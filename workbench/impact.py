@@ -77,7 +77,8 @@ class EventImpact:
 
         body = "".join(f"<p>{html.escape(v)}</p>" for v in self.verdicts.values())
         return fx.result_html("Event impact", self.definition, self.table, self.params).replace(
-            "</ul>", "</ul>" + body, 1)
+            "</ul>", "</ul>" + body, 1
+        )
 
 
 def event_impact(
@@ -128,40 +129,67 @@ def event_impact(
         raise bad_choice(caller, "metric", metric, METRICS)
     level = fx.check_level(level, caller=caller)
     after_days = parse_days(window, caller, "window")
-    if metric == "retention" and before is not None and parse_days(before, caller, "before") != \
-            after_days:
+    if (
+        metric == "retention"
+        and before is not None
+        and parse_days(before, caller, "before") != after_days
+    ):
         raise BadParameterError(
             f"{caller}: before={before!r} differs from window={window!r}; retention compares "
             f"windows of equal length. Fix: drop before= or use metric='churn_hazard'."
         )
     before_days = after_days if before is None else parse_days(before, caller, "before")
     override = _segment_override(segment, control, caller)
+    ctrl = _control_values(control, caller)
     if not isinstance(adjust_tenure, bool):
         raise BadParameterError(f"{caller}: adjust_tenure={adjust_tenure!r} must be True or False.")
-    edges = ([m * MONTH_DAYS for m in TENURE_MONTHS] + [math.inf]) if adjust_tenure \
-        else [0.0, math.inf]
+    edges = (
+        ([m * MONTH_DAYS for m in TENURE_MONTHS] + [math.inf]) if adjust_tenure else [0.0, math.inf]
+    )
     ann = annotation_table(annotation, caller=caller)
     context = ann if annotations is None else annotation_table(annotations, caller=caller)
-    src = D.churn_source(events, subscriptions, churn, metric=metric, grace=grace, as_of=as_of,
-                  schema=schema, subscription_schema=subscription_schema, caller=caller)
+    src = D.churn_source(
+        events,
+        subscriptions,
+        churn,
+        metric=metric,
+        grace=grace,
+        as_of=as_of,
+        schema=schema,
+        subscription_schema=subscription_schema,
+        caller=caller,
+    )
 
     rows, coefs, verdicts = [], [], {}
     for row in ann.iter_rows(named=True):
         col, val = override if override is not None else (row[SEGMENT_COLUMN], row[SEGMENT_VALUE])
-        ctrl = None if control is None else ([control] if isinstance(control, str) else control)
+        if col is None and ctrl is not None:
+            raise BadParameterError(
+                f"{caller}: annotation {row[LABEL]!r} applies to everyone, so control= has no "
+                f"segment to compare against. Fix: drop control=, or pass segment=."
+            )
         st = D.day_num(row[START])
         windows = (st - before_days, st, st + after_days)
         lf = src.lf
         if col is not None:
-            lf = D.attach_segment(lf, col, customers, customer_schema, caller, row[LABEL],
-                                  src.where)
+            lf = D.attach_segment(
+                lf, col, customers, customer_schema, caller, row[LABEL], src.where
+            )
         lf = D.assign_groups(lf, val, ctrl, caller, row[LABEL], col)
         lo, _, hi = windows
         # Events shortly before the baseline may still act in it: look back one window more.
         others = D.concurrent(context, row, T.num_date(lo - after_days), T.num_date(hi - 1))
-        info = {"label": row[LABEL], "start": row[START], "column": col, "value": val,
-                "control": ctrl, "windows": windows, "horizon": src.horizon,
-                "concurrent": others, "window": after_days}
+        info = {
+            "label": row[LABEL],
+            "start": row[START],
+            "column": col,
+            "value": val,
+            "control": ctrl,
+            "windows": windows,
+            "horizon": src.horizon,
+            "concurrent": others,
+            "window": after_days,
+        }
         if metric == "churn_hazard":
             found, cf = _hazard_rows(lf, src, windows, level, edges)
             coefs += [{"label": row[LABEL], **c} for c in cf]
@@ -182,16 +210,26 @@ def event_impact(
         "level": level,
         "churn": src.description,
         "as_of": T.num_date(src.as_of),
-        "segment": "annotation" if segment is None else ("none" if segment is False else
-                                                         f"{override[0]} = {override[1]}"),
+        "segment": "annotation"
+        if segment is None
+        else ("none" if segment is False else f"{override[0]} = {override[1]}"),
         "control": "all other values" if control is None else control,
         "rate_unit": f"churns per customer-month ({MONTH_DAYS} days)",
-        "method": ("interval-censored renewal model (paid periods)" if src.kind == "periods"
-                   else "Poisson rates on exact churn days") if metric == "churn_hazard"
+        "method": (
+            "interval-censored renewal model (paid periods)"
+            if src.kind == "periods"
+            else "Poisson rates on exact churn days"
+        )
+        if metric == "churn_hazard"
         else "retention proportions",
     }
-    return EventImpact(table=table, params=params, verdict="\n\n".join(verdicts.values()),
-                       verdicts=verdicts, coefficients=coefficients)
+    return EventImpact(
+        table=table,
+        params=params,
+        verdict="\n\n".join(verdicts.values()),
+        verdicts=verdicts,
+        coefficients=coefficients,
+    )
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -209,12 +247,28 @@ def _segment_override(segment, control, caller):
         return (None, None)
     if isinstance(segment, dict) and len(segment) == 1:
         segment = next(iter(segment.items()))
-    if (isinstance(segment, tuple | list) and len(segment) == 2
-            and isinstance(segment[0], str) and segment[1] is not None):
+    if (
+        isinstance(segment, tuple | list)
+        and len(segment) == 2
+        and isinstance(segment[0], str)
+        and segment[1] is not None
+    ):
         return (segment[0], str(segment[1]))
     raise BadParameterError(
         f"{caller}: segment={segment!r} is not supported. Fix: pass None (the annotation's own "
         f"segment), a dict such as {{'country': 'DE'}}, a pair ('country', 'DE'), or False."
+    )
+
+
+def _control_values(control, caller) -> list[str] | None:
+    if control is None:
+        return None
+    values = [control] if isinstance(control, str) else control
+    if isinstance(values, list | tuple) and values and all(isinstance(v, str) for v in values):
+        return list(values)
+    raise BadParameterError(
+        f"{caller}: control={control!r} must be a value of the segment column or a list of "
+        f"values, e.g. control='pro' or control=['UK', 'FR']."
     )
 
 
@@ -225,8 +279,11 @@ def _hazard_rows(lf, src: D.Source, windows, level, edges) -> tuple[dict, list[d
     """Per group g: estimate, interval, p, counts, exposures, crude rates, and the log hazard
     ratio with its variance (for the difference in differences)."""
     lo, st, hi = windows
-    cells = (D.period_cells(lf, lo, st, hi, edges) if src.kind == "periods"
-             else D.spell_cells(lf, lo, st, hi, edges))
+    cells = (
+        D.period_cells(lf, lo, st, hi, edges)
+        if src.kind == "periods"
+        else D.spell_cells(lf, lo, st, hi, edges)
+    )
     out, coefs = {}, []
     names = ("after window", "after the window")
     for g, c in cells.items():
@@ -241,16 +298,30 @@ def _hazard_rows(lf, src: D.Source, windows, level, edges) -> tuple[dict, list[d
             if ok:
                 contrast, var = theta[bands], cov[bands, bands]
                 terms = list(c.bands or []) + [names[j - 1] for j in used[1:]]
-                coefs += [{"group": g, "term": t, "log_rate": float(theta[i]),
-                           "std_error": math.sqrt(cov[i, i])} for i, t in enumerate(terms)]
+                coefs += [
+                    {
+                        "group": g,
+                        "term": t,
+                        "log_rate": float(theta[i]),
+                        "std_error": math.sqrt(cov[i, i]),
+                    }
+                    for i, t in enumerate(terms)
+                ]
         est = wald(contrast, var, level)
         out[g] = {
-            "estimate": est[0], "ci_low": est[1], "ci_high": est[2], "p_value": est[3],
+            "estimate": est[0],
+            "ci_low": est[1],
+            "ci_high": est[2],
+            "p_value": est[3],
             "value_before": _rate(c.events_before, c.exposure_before),
             "value_after": _rate(c.events_after, c.exposure_after),
-            "n_before": c.events_before, "n_after": c.events_after,
-            "e_before": c.exposure_before, "e_after": c.exposure_after,
-            "contrast": contrast, "contrast_var": var, "new_share": c.new_share,
+            "n_before": c.events_before,
+            "n_after": c.events_after,
+            "e_before": c.exposure_before,
+            "e_after": c.exposure_after,
+            "contrast": contrast,
+            "contrast_var": var,
+            "new_share": c.new_share,
         }
     if 1 in out and 0 in out:
         d = out[1]["contrast"] - out[0]["contrast"]
@@ -281,18 +352,32 @@ def _retention_rows(lf, src: D.Source, windows, level) -> dict:
         ra, rb = (na - xa) / na, (nb - xb) / nb
         low, high = fx.diff_ci([na - xa], [na], [nb - xb], [nb], level)
         p, _ = fx.proportion_test([na - xa], [na], [nb - xb], [nb])
-        out[g] = {"estimate": ra - rb, "ci_low": float(low[0]), "ci_high": float(high[0]),
-                  "p_value": float(p[0]), "value_before": rb, "value_after": ra,
-                  "n_before": xb, "n_after": xa, "e_before": float(nb), "e_after": float(na),
-                  "var": ra * (1 - ra) / na + rb * (1 - rb) / nb, "new_share": math.nan,
-                  "length": length}
+        out[g] = {
+            "estimate": ra - rb,
+            "ci_low": float(low[0]),
+            "ci_high": float(high[0]),
+            "p_value": float(p[0]),
+            "value_before": rb,
+            "value_after": ra,
+            "n_before": xb,
+            "n_after": xa,
+            "e_before": float(nb),
+            "e_after": float(na),
+            "var": ra * (1 - ra) / na + rb * (1 - rb) / nb,
+            "new_share": math.nan,
+            "length": length,
+        }
     if 1 in out and 0 in out:
         d = out[1]["estimate"] - out[0]["estimate"]
         se = math.sqrt(out[1]["var"] + out[0]["var"])
         z = abs(d) / se if se > 0 else math.nan
         half = sps.norm.ppf(0.5 + level / 2) * se
-        out["did"] = {"estimate": d, "ci_low": d - half, "ci_high": d + half,
-                      "p_value": float(2 * sps.norm.sf(z)) if math.isfinite(z) else math.nan}
+        out["did"] = {
+            "estimate": d,
+            "ci_low": d - half,
+            "ci_high": d + half,
+            "p_value": float(2 * sps.norm.sf(z)) if math.isfinite(z) else math.nan,
+        }
     return out
 
 

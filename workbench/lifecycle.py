@@ -186,9 +186,10 @@ def customer_retention_rate(
 
     Pass either `events` (a customer is one while their last activity lies within
     `inactivity`, e.g. "90d") or `subscriptions` (a customer is one while a paid period covers
-    the instant), not both. S = customers at the period's first instant, E = at the next
-    period's first instant, N = customers whose first activity (first paid period) starts in
-    the period. Also returns retained (in S and E), reactivated (in E, not in S, not new) and
+    the instant), not both. S = customers just before the period starts (activity in
+    [start - inactivity, start), or a paid period with period_start < start <= period_end),
+    E = the same just before the next period starts (so E of one period is S of the next),
+    N = customers whose first activity (first paid period) starts in the period. Also returns retained (in S and E), reactivated (in E, not in S, not new) and
     churned (S - retained). Only periods that have fully elapsed by `as_of` are shown.
     """
     caller = "customer_retention_rate"
@@ -235,9 +236,9 @@ def _subscription_cover(subscriptions, spec, as_of, sub_schema, customers, custo
     else:
         when = to_utc(as_of, caller=caller)
     subs = subs.filter(pl.col(PERIOD_START) <= when)
-    eps = pl.duration(microseconds=1)
-    lo = index_expr(pl.col(PERIOD_START) - eps, period) + 1
-    hi = index_expr(pl.col(PERIOD_END) - eps, period)
+    # status at a boundary b is taken just before b: period_start < b <= period_end
+    lo = index_expr(pl.col(PERIOD_START), period) + 1
+    hi = index_expr(pl.col(PERIOD_END), period)
     covered = subs.select(CUSTOMER_ID, pl.int_ranges(lo, hi + 1).alias(P))
     ent = subs.group_by(CUSTOMER_ID).agg(
         index_expr(pl.col(PERIOD_START).min(), period).alias(C)

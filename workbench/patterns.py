@@ -284,7 +284,8 @@ def departed_patterns(
     """Compare churned and retained customers over point-in-time features, ranked by evidence.
 
     Features come from ``wb.customer_features(events, cutoff=...)`` (or `features`); labels from
-    ``wb.churn_labels(events, cutoff=..., horizon=...)`` (or `labels`: customer_id, churned).
+    ``wb.churn_labels(events, cutoff=..., horizon=...)`` (or `labels`: any frame with
+    customer_id and a boolean churned, such as ``wb.churn_table(...)`` for contractual churn).
     With `min_value_quantile` (e.g. 0.8) both groups are restricted to customers whose value at
     the cutoff is at or above that quantile; `value` is a feature/customer column, a frame
     (customer_id, value) or None for the expected value at stake over the horizon predicted at

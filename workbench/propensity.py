@@ -195,6 +195,15 @@ class ChurnPropensity:
             subscription_schema=subscription_schema,
             **self.params["feature_options"],
         )
+        used = {c for c in self._design.numeric if c in self._design.columns}
+        used |= {c for c, lv in self._design.dummies if f"{c}[{lv}]" in self._design.columns}
+        missing = sorted(used - set(feats.columns))
+        if missing:
+            raise BadParameterError(
+                f"{caller}: the model uses features {missing} that these inputs do not give. "
+                f"Fix: pass the same side tables as in training (customers=, subscriptions=, "
+                f"annotations=)."
+            )
         win = self.params["active_within"]
         days_col = (
             "days_since_last_activity"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from .errors import BadParameterError, bad_choice
@@ -34,7 +35,7 @@ _US = {"h": 3_600_000_000, "D": 86_400_000_000, "W": 7 * 86_400_000_000}
 # 1970-01-01 was a Thursday: shifting by 3 days makes weeks start on Monday, as pandas' "W" does.
 _SHIFT = {"h": 0, "D": 0, "W": 3 * 86_400_000_000}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_IDX, _SUM, _ROWS, _KEY = "__wb_idx", "__wb_sum", "__wb_rows", "__wb_key"
+_IDX, _CAL = "__wb_idx", "__wb_cal"
 
 
 def _unit(value: str, param: str) -> str:
@@ -88,7 +89,9 @@ def rfm_summary(
         and ``frequency_holdout`` (purchase periods after it), ``monetary_value_holdout``
         (mean amount per holdout purchase event) and ``duration_holdout`` (length of the holdout
         from the calibration end's period to the observation end's period) are added. Customers
-        whose first purchase falls in the holdout are not in the table.
+        whose first purchase falls in the holdout are not in the table. A bare date means its
+        midnight, as in lifetimes; with timestamped events, pass the day's last moment (e.g.
+        "1997-09-30 23:59:59.999999") to keep that whole day in the calibration period.
     event:
         Event name counted as a purchase; None counts every event.
 
@@ -109,9 +112,6 @@ def rfm_summary(
     names = lf.collect_schema().names()
     has_amount = AMOUNT in names
     weight = N_EVENTS if N_EVENTS in names else None
-    if event is not None:
-        lf = lf.filter(pl.col(EVENT) == event)
-    lf = lf.select([CUSTOMER_ID, TS] + [c for c in (AMOUNT, N_EVENTS) if c in names])
     obs = None if observation_end is None else _moment(observation_end, "observation_end")
     cal = None if calibration_end is None else _moment(calibration_end, "calibration_end")
     if cal is not None and obs is not None and obs <= cal:
@@ -120,108 +120,154 @@ def rfm_summary(
             f"calibration_end={calibration_end!r}, so the holdout is empty. Fix: pass an "
             f"observation_end later than the calibration end, or leave it out."
         )
+    size, shift, unit_us = _US[period], _SHIFT[period], _US[unit]
 
-    # One cheap pass for the time span (and the id range, which lets an integer id and the
-    # period index share one integer group key: much faster than grouping by two columns).
-    ts_us = pl.col(TS).dt.epoch("us")
-    id_is_int = lf.collect_schema()[CUSTOMER_ID].is_integer()
-    stats_exprs = [ts_us.min().alias("t0"), ts_us.max().alias("t1"), pl.len().alias("n")]
-    if id_is_int:
-        stats_exprs += [pl.col(CUSTOMER_ID).min().alias("c0"), pl.col(CUSTOMER_ID).max().alias("c1")]
-    stats = lf.select(stats_exprs).collect().row(0, named=True)
-    unit_us, size, shift = _US[unit], _US[period], _SHIFT[period]
-
-    def index(us):  # period index of a moment in microseconds (expression or int)
+    def index(us):  # period index of a moment given in microseconds since 1970 (UTC)
         return (us + shift) // size
 
-    def in_units(periods: pl.Expr) -> pl.Expr:  # a number of periods, in time units
-        return (periods * size) / unit_us
+    def units(periods):  # a number of periods in time units: exact integer product, one division
+        return (np.asarray(periods, dtype=np.int64) * size) / unit_us
 
-    if stats["n"] == 0:
-        return _empty(lf, has_amount, cal is not None)
-    layout = _Layout(stats, id_is_int, index)
-    lf = lf.with_columns(index(ts_us).alias(_IDX))
+    # The only collect: customer, period index, amount (and weight) of the purchases kept.
+    if event is not None:
+        lf = lf.filter(pl.col(EVENT) == event)
+    ts_us = pl.col(TS).dt.epoch("us")
+    cols = [pl.col(CUSTOMER_ID), index(ts_us).alias(_IDX)]
+    if has_amount:
+        cols.append(pl.col(AMOUNT))
+    if weight:
+        cols.append(pl.col(weight))
+    if cal is not None:
+        cols.append((ts_us <= _us(cal)).alias(_CAL))
+    if obs is not None:
+        # Without a calibration end, the observation end is floored to its period (as lifetimes).
+        lf = lf.filter(ts_us <= _us(obs) if cal is not None else index(ts_us) <= index(_us(obs)))
+    frame = lf.select(cols).collect()
+    if frame.height == 0:
+        return _empty(frame, has_amount, cal is not None)
+    ids, code = _codes(frame[CUSTOMER_ID])
+    idx = frame[_IDX].to_numpy()
+    amount = frame[AMOUNT].fill_null(0.0).to_numpy() if has_amount else None
+    # The last period observed: the observation end's, else the last event's.
+    end_idx = int(idx.max()) if obs is None else index(_us(obs))
 
-    last_us = _us(obs) if obs is not None else stats["t1"]
     if cal is None:
-        end_idx = index(last_us)
-        out = _calibration(lf.filter(pl.col(_IDX) <= end_idx), end_idx, layout, in_units, has_amount)
+        table = _calibration(code, idx, amount, end_idx, units)
     else:
-        cal_us = _us(cal)
-        cal_lf = lf.filter(ts_us <= cal_us)
-        out = _calibration(cal_lf, index(cal_us), layout, in_units, has_amount)
-        holdout = lf.filter((ts_us > cal_us) & (ts_us <= last_us))
-        out = out.join(_holdout(holdout, layout, has_amount, weight), on=CUSTOMER_ID, how="left")
-        fill = [pl.col("frequency_holdout").fill_null(0)]
-        if has_amount:
-            fill.append(pl.col("monetary_value_holdout").fill_null(0.0).fill_nan(0.0))
-        duration = in_units(pl.lit(index(last_us) - index(cal_us))).alias("duration_holdout")
-        out = out.with_columns(fill).with_columns(duration)
-    return out.sort(CUSTOMER_ID).collect()
-
-
-class _Layout:
-    """How to group by (customer, period): one Int64 key when the ranges allow, else two columns."""
-
-    def __init__(self, stats, id_is_int, index) -> None:
-        self.i0 = index(stats["t0"])
-        span = index(stats["t1"]) - self.i0 + 1
-        self.bits = max(int(span).bit_length(), 1)
-        self.c0 = stats.get("c0")
-        ids = (stats["c1"] - stats["c0"] + 1) if id_is_int else None
-        self.composite = ids is not None and ids.bit_length() + self.bits <= 62
-
-    def per_period(self, lf: pl.LazyFrame, aggs) -> pl.LazyFrame:
-        """One row per (customer, period index) with `aggs`, sorted by customer then period."""
-        if not self.composite:
-            return lf.group_by(CUSTOMER_ID, _IDX).agg(aggs).sort(CUSTOMER_ID, _IDX)
-        key = ((pl.col(CUSTOMER_ID) - self.c0) * (1 << self.bits) + (pl.col(_IDX) - self.i0))
-        return (
-            lf.group_by(key.alias(_KEY))
-            .agg(aggs)
-            .sort(_KEY)
-            .with_columns(
-                (pl.col(_KEY) // (1 << self.bits) + self.c0).alias(CUSTOMER_ID).set_sorted(),
-                (pl.col(_KEY) % (1 << self.bits) + self.i0).alias(_IDX),
-            )
-            .drop(_KEY)
+        in_cal = frame[_CAL].to_numpy()
+        out = ~in_cal
+        table = _calibration(
+            code[in_cal], idx[in_cal], None if amount is None else amount[in_cal],
+            index(_us(cal)), units,
         )
+        rows = None
+        if has_amount:  # purchase events with an amount, for the holdout mean
+            counted = frame[AMOUNT].is_not_null()
+            rows = (frame[weight].fill_null(0) * counted if weight else counted.cast(pl.Int64))
+            rows = rows.cast(pl.Float64).to_numpy()[out]
+        table.update(
+            _holdout(table["code"], code[out], idx[out], None if amount is None else amount[out], rows)
+        )
+        table["duration_holdout"] = np.full(len(table["code"]), units(end_idx - index(_us(cal))))
+    return _frame(table, ids, has_amount, cal is not None)
 
 
-def _calibration(lf, end_idx: int, layout: _Layout, in_units, has_amount) -> pl.LazyFrame:
-    """frequency / recency / T / monetary_value from the events up to period `end_idx`."""
-    per = layout.per_period(lf, [pl.col(AMOUNT).sum().alias(_SUM) if has_amount else pl.len()])
-    aggs = [pl.col(_IDX).first().alias("first"), pl.col(_IDX).last().alias("last"), pl.len().alias("n")]
-    if has_amount:  # rows are in period order: the first one is the first purchase period
-        aggs += [pl.col(_SUM).sum().alias("total"), pl.col(_SUM).first().alias("first_sum")]
-    cols = [
-        pl.col(CUSTOMER_ID),
-        (pl.col("n") - 1).cast(pl.Int64).alias("frequency"),
-        in_units(pl.col("last") - pl.col("first")).alias("recency"),
-        in_units(end_idx - pl.col("first")).alias("T"),
-    ]
-    if has_amount:
-        mean = (pl.col("total") - pl.col("first_sum")) / (pl.col("n") - 1)
-        cols.append(pl.when(pl.col("n") > 1).then(mean).otherwise(0.0).alias("monetary_value"))
-    return per.group_by(CUSTOMER_ID).agg(aggs).select(cols)
+def _codes(ids: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """Integer codes for customer ids, ordered like the ids, and the ids by code."""
+    if ids.dtype.is_integer():
+        values = ids.to_numpy()
+        low, high = int(values.min()), int(values.max())
+        if high - low < max(8 * len(values), 1 << 20):
+            return pl.Series(CUSTOMER_ID, np.arange(low, high + 1)), values - low
+        uniq, code = np.unique(values, return_inverse=True)
+        return pl.Series(CUSTOMER_ID, uniq), code
+    ranks = ids.rank("dense").cast(pl.Int64).to_numpy() - 1
+    uniq = np.empty(int(ranks.max()) + 1, dtype=np.int64)
+    uniq[ranks] = np.arange(len(ranks))
+    return ids.gather(uniq), ranks
 
 
-def _holdout(lf, layout: _Layout, has_amount, weight) -> pl.LazyFrame:
-    """frequency_holdout (purchase periods) and monetary_value_holdout (mean per purchase event)."""
-    aggs = []
-    if has_amount:
-        counted = pl.col(AMOUNT).is_not_null()
-        rows = pl.col(weight).filter(counted).sum() if weight else counted.sum()
-        aggs = [pl.col(AMOUNT).sum().alias(_SUM), rows.cast(pl.Float64).alias(_ROWS)]
-    per = layout.per_period(lf, aggs or [pl.len()])
-    out = [pl.len().cast(pl.Int64).alias("frequency_holdout")]
-    if has_amount:
-        out.append((pl.col(_SUM).sum() / pl.col(_ROWS).sum()).alias("monetary_value_holdout"))
-    return per.group_by(CUSTOMER_ID).agg(out)
+def _distinct(code: np.ndarray, idx: np.ndarray):
+    """The distinct (customer code, period index) pairs, sorted by code then period."""
+    low = int(idx.min())
+    bits = max(int(idx.max()) - low + 1, 1).bit_length()
+    if int(code.max()).bit_length() + bits > 62:  # pragma: no cover - ids beyond 2^40 codes
+        raise BadParameterError("rfm_summary: too many customers or periods to index.")
+    keys = np.sort((code << bits) | (idx - low))
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys >> bits, (keys & ((1 << bits) - 1)) + low
 
 
-def _empty(lf, has_amount, holdout) -> pl.DataFrame:
-    schema = {CUSTOMER_ID: lf.collect_schema()[CUSTOMER_ID], "frequency": pl.Int64,
+def _calibration(code, idx, amount, end_idx: int, units) -> dict:
+    """frequency / recency / T / monetary_value per customer code, from the calibration rows."""
+    pair_code, pair_idx = _distinct(code, idx)
+    starts = np.flatnonzero(np.concatenate(([True], pair_code[1:] != pair_code[:-1])))
+    ends = np.concatenate((starts[1:], [len(pair_code)])) - 1
+    customers = pair_code[starts]
+    first, last = pair_idx[starts], pair_idx[ends]
+    n = ends - starts + 1
+    table = {
+        "code": customers,
+        "frequency": n - 1,
+        "recency": units(last - first),
+        "T": units(end_idx - first),
+    }
+    if amount is not None:
+        pos = _positions(customers, code)
+        total = np.bincount(pos, weights=amount, minlength=len(customers))
+        in_first = idx == first[pos]
+        first_sum = np.bincount(pos[in_first], weights=amount[in_first], minlength=len(customers))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["monetary_value"] = np.where(n > 1, (total - first_sum) / (n - 1), 0.0)
+    return table
+
+
+def _holdout(customers, code, idx, amount, rows) -> dict:
+    """frequency_holdout (purchase periods) and monetary_value_holdout (mean per purchase)."""
+    k = len(customers)
+    out = {"frequency_holdout": np.zeros(k, dtype=np.int64)}
+    if amount is not None:
+        out["monetary_value_holdout"] = np.zeros(k)
+    if len(code) == 0:
+        return out
+    pair_code, _ = _distinct(code, idx)
+    pos = _positions(customers, pair_code)
+    out["frequency_holdout"] = np.bincount(pos[pos >= 0], minlength=k).astype(np.int64)
+    if amount is not None:
+        pos = _positions(customers, code)
+        known = pos >= 0
+        spend = np.bincount(pos[known], weights=amount[known], minlength=k)
+        count = np.bincount(pos[known], weights=rows[known], minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["monetary_value_holdout"] = np.where(count > 0, spend / count, 0.0)
+    return out
+
+
+def _positions(customers: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Row position in `customers` (distinct codes) of each code; -1 where absent."""
+    lookup = np.full(int(max(customers.max(initial=0), code.max(initial=0))) + 1, -1, np.int64)
+    lookup[customers] = np.arange(len(customers))
+    return lookup[code]
+
+
+def _frame(table: dict, ids: pl.Series, has_amount: bool, holdout: bool) -> pl.DataFrame:
+    columns = [ids.gather(table["code"]).alias(CUSTOMER_ID),
+               pl.Series("frequency", table["frequency"], dtype=pl.Int64),
+               pl.Series("recency", table["recency"], dtype=pl.Float64),
+               pl.Series("T", table["T"], dtype=pl.Float64)]
+    names = ["monetary_value"] if has_amount else []
+    if holdout:
+        names += ["frequency_holdout"] + (["monetary_value_holdout"] if has_amount else [])
+        names.append("duration_holdout")
+    for name in names:
+        dtype = pl.Int64 if name == "frequency_holdout" else pl.Float64
+        columns.append(pl.Series(name, table[name], dtype=dtype))
+    out = pl.DataFrame(columns)
+    return out if ids.dtype.is_integer() else out.sort(CUSTOMER_ID)
+
+
+def _empty(frame: pl.DataFrame, has_amount, holdout) -> pl.DataFrame:
+    schema = {CUSTOMER_ID: frame.schema[CUSTOMER_ID], "frequency": pl.Int64,
               "recency": pl.Float64, "T": pl.Float64}
     if has_amount:
         schema["monetary_value"] = pl.Float64

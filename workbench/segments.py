@@ -125,7 +125,8 @@ def rfm_scores(
     Returns one row per customer with a purchase up to `as_of`: ``customer_id, recency_days,
     frequency, monetary, r_score, f_score, m_score, rfm_score ("545"), segment``. `rules` is an
     ordered table like `RFM_SEGMENT_RULES` (first matching row wins); `monetary` is "total"
-    (sum of amounts) or "mean" (mean order value). Pre-aggregated events count ``n_events``.
+    (sum of amounts) or "mean" (mean order value), rounded to 6 decimals so that equal spend
+    ties whatever the order of addition. Pre-aggregated events count ``n_events``.
     """
     caller = "rfm_scores"
     check_choice(caller, "monetary", monetary, ["total", "mean"])
@@ -145,11 +146,10 @@ def rfm_scores(
             amount_expr(names).sum().alias("__total"),
         )
         .with_columns(
-            (
-                pl.col("__total")
-                if monetary == "total"
-                else pl.col("__total") / pl.col("frequency")
-            ).alias("monetary")
+            (pl.col("__total") if monetary == "total" else pl.col("__total") / pl.col("frequency"))
+            # Rounded so that equal spend ties whatever the order of addition.
+            .round(6)
+            .alias("monetary")
         )
     )
     n = pl.len()
@@ -190,7 +190,7 @@ def rfm_segment_counts(scores: pl.DataFrame) -> pl.DataFrame:
     """segment, customers, share, monetary (sum), in rule-table order, from `rfm_scores` output."""
     order = RFM_SEGMENT_RULES["segment"].to_list()
     out = scores.group_by("segment").agg(
-        pl.len().alias("customers"), pl.col("monetary").sum().alias("monetary")
+        pl.len().cast(pl.Int64).alias("customers"), pl.col("monetary").sum().alias("monetary")
     )
     out = out.with_columns((pl.col("customers") / pl.col("customers").sum()).alias("share"))
     rank = {s: i for i, s in enumerate(order)}

@@ -128,9 +128,11 @@ DIALECTS: dict[str, Dialect] = {
         aware="{x}",
         naive="TIMESTAMP({x}, '{tz}')",
         date="TIMESTAMP({x}, '{tz}')",
-        trunc={"day": "TIMESTAMP_TRUNC({x}, DAY, 'UTC')",
-               "week": "TIMESTAMP_TRUNC({x}, ISOWEEK, 'UTC')",
-               "month": "TIMESTAMP_TRUNC({x}, MONTH, 'UTC')"},
+        trunc={
+            "day": "TIMESTAMP_TRUNC({x}, DAY, 'UTC')",
+            "week": "TIMESTAMP_TRUNC({x}, ISOWEEK, 'UTC')",
+            "month": "TIMESTAMP_TRUNC({x}, MONTH, 'UTC')",
+        },
         out="{x}",
         to_float="CAST({x} AS FLOAT64)",
         count="COUNT(*)",
@@ -142,8 +144,11 @@ DIALECTS: dict[str, Dialect] = {
         aware="CAST(CONVERT_TIMEZONE('UTC', {x}) AS TIMESTAMP_NTZ)",
         naive="CONVERT_TIMEZONE('{tz}', 'UTC', CAST({x} AS TIMESTAMP_NTZ))",
         date="CONVERT_TIMEZONE('{tz}', 'UTC', CAST({x} AS TIMESTAMP_NTZ))",
-        trunc={"day": "DATE_TRUNC('DAY', {x})", "week": "DATE_TRUNC('WEEK', {x})",
-               "month": "DATE_TRUNC('MONTH', {x})"},
+        trunc={
+            "day": "DATE_TRUNC('DAY', {x})",
+            "week": "DATE_TRUNC('WEEK', {x})",
+            "month": "DATE_TRUNC('MONTH', {x})",
+        },
         out="{x}",
         to_float="CAST({x} AS DOUBLE)",
         count="CAST(COUNT(*) AS BIGINT)",
@@ -156,9 +161,11 @@ DIALECTS: dict[str, Dialect] = {
         aware="{x}",
         naive="toDateTime64(toString({x}, 'UTC'), 6, '{tz}')",
         date="toDateTime64(toString({x}), 6, '{tz}')",
-        trunc={"day": "toStartOfDay({x}, 'UTC')",
-               "week": "toDateTime(toMonday({x}, 'UTC'), 'UTC')",
-               "month": "toDateTime(toStartOfMonth({x}, 'UTC'), 'UTC')"},
+        trunc={
+            "day": "toStartOfDay({x}, 'UTC')",
+            "week": "toDateTime(toMonday({x}, 'UTC'), 'UTC')",
+            "month": "toDateTime(toStartOfMonth({x}, 'UTC'), 'UTC')",
+        },
         out="{x}",
         to_float="toFloat64({x})",
         count="toInt64(count())",
@@ -170,8 +177,11 @@ DIALECTS: dict[str, Dialect] = {
         aware="to_utc_timestamp({x}, current_timezone())",
         naive="to_utc_timestamp(CAST({x} AS TIMESTAMP), '{tz}')",
         date="to_utc_timestamp(CAST({x} AS TIMESTAMP), '{tz}')",
-        trunc={"day": "date_trunc('DAY', {x})", "week": "date_trunc('WEEK', {x})",
-               "month": "date_trunc('MONTH', {x})"},
+        trunc={
+            "day": "date_trunc('DAY', {x})",
+            "week": "date_trunc('WEEK', {x})",
+            "month": "date_trunc('MONTH', {x})",
+        },
         out="from_utc_timestamp({x}, current_timezone())",
         to_float="CAST({x} AS DOUBLE)",
         count="CAST(COUNT(*) AS BIGINT)",
@@ -194,8 +204,9 @@ def table_reference(source: str, dialect: Dialect) -> str:
     if "(" in text:
         return text
     return ".".join(
-        p if _PLAIN.match(p) or (len(p) > 1 and p[0] == p[-1] and p[0] in "\"`") else
-        dialect.ident(p)
+        p
+        if _PLAIN.match(p) or (len(p) > 1 and p[0] == p[-1] and p[0] in '"`')
+        else dialect.ident(p)
         for p in _split_dotted(text)
     )
 
@@ -211,7 +222,7 @@ def _split_dotted(name: str) -> list[str]:
             cur += ch
             if ch == quote:
                 quote = None
-        elif ch in "\"`":
+        elif ch in '"`':
             quote = ch
             cur += ch
         elif ch == ".":

@@ -67,8 +67,13 @@ from .schema import (
 from .sql_dialects import DIALECTS, GRAINS, TS_TYPES, Dialect, is_query, table_reference
 
 ENV_VAR = "WORKBENCH_DB_URI"
-_SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "postgresql+psycopg": "postgres",
-            "postgresql+psycopg2": "postgres", "duckdb": "duckdb"}
+_SCHEMES = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "postgresql+psycopg": "postgres",
+    "postgresql+psycopg2": "postgres",
+    "duckdb": "duckdb",
+}
 _EVERY = {"day": "1d", "week": "1w", "month": "1mo"}
 _SECRET_KEYS = r"password|passwd|pwd|sslpassword|secret|token|access_token|api_key|apikey"
 
@@ -105,7 +110,7 @@ def redact_uri(text: str) -> str:
 def _resolve_env(uri: str, caller: str) -> str:
     if not uri.startswith("env://"):
         return uri
-    name = uri[len("env://"):] or ENV_VAR
+    name = uri[len("env://") :] or ENV_VAR
     value = os.environ.get(name)
     if not value:
         raise DataSourceError(
@@ -127,9 +132,16 @@ def _scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
 # -- SQL ----------------------------------------------------------------------------------------
 
 
-def activity_sql(source: str, *, schema: EventSchema | None = None, grain: str = "day",
-                 dialect: str = "postgres", ts_type: str = "timestamptz", tz: str | None = None,
-                 columns: list[str] | None = None) -> str:
+def activity_sql(
+    source: str,
+    *,
+    schema: EventSchema | None = None,
+    grain: str = "day",
+    dialect: str = "postgres",
+    ts_type: str = "timestamptz",
+    tz: str | None = None,
+    columns: list[str] | None = None,
+) -> str:
     """SQL that reduces an event table to the activity table, for the given warehouse dialect.
 
     `source` is a table name (``"analytics.events"``), a table function
@@ -142,12 +154,21 @@ def activity_sql(source: str, *, schema: EventSchema | None = None, grain: str =
     Output columns: customer_id, ts (UTC start of the day / ISO week / month), event, category,
     amount (sum), n_events (count); see the module documentation for exact definitions.
     """
-    return _activity_sql(source, schema=schema, grain=grain, dialect=dialect, ts_type=ts_type,
-                         tz=tz, columns=columns, caller="activity_sql")
+    return _activity_sql(
+        source,
+        schema=schema,
+        grain=grain,
+        dialect=dialect,
+        ts_type=ts_type,
+        tz=tz,
+        columns=columns,
+        caller="activity_sql",
+    )
 
 
-def _activity_sql(source, *, schema, grain, dialect, ts_type, tz, columns, caller,
-                  source_names=False, ref=None) -> str:
+def _activity_sql(
+    source, *, schema, grain, dialect, ts_type, tz, columns, caller, source_names=False, ref=None
+) -> str:
     if grain not in GRAINS:
         raise bad_choice(caller, "grain", grain, list(GRAINS))
     if dialect not in DIALECTS:
@@ -171,14 +192,19 @@ def _activity_sql(source, *, schema, grain, dialect, ts_type, tz, columns, calle
             f"{caller}: schema must be an EventSchema, got {type(schema).__name__}. Fix: pass "
             f"schema=EventSchema(customer_id=..., ts=...)."
         )
-    names = list(columns) if columns is not None else [
-        schema.source_name(r.name) for r in EventSchema.ROLES]
+    names = (
+        list(columns)
+        if columns is not None
+        else [schema.source_name(r.name) for r in EventSchema.ROLES]
+    )
     # Same check and message as the loaders (raises MissingColumnError).
     rename_to_canonical(pl.LazyFrame(schema={n: pl.Null for n in names}), schema, caller)
     d: Dialect = DIALECTS[dialect]
     src = {role: schema.source_name(role) for role in (CUSTOMER_ID, TS, EVENT, AMOUNT, CATEGORY)}
-    keys = [(CUSTOMER_ID, d.column(src[CUSTOMER_ID])),
-            (TS, d.period(d.column(src[TS]), ts_type=ts_type, grain=grain, tz=tz or "UTC"))]
+    keys = [
+        (CUSTOMER_ID, d.column(src[CUSTOMER_ID])),
+        (TS, d.period(d.column(src[TS]), ts_type=ts_type, grain=grain, tz=tz or "UTC")),
+    ]
     keys += [(role, d.column(src[role])) for role in (EVENT, CATEGORY) if src[role] in names]
     values = []
     if src[AMOUNT] in names:
@@ -191,15 +217,20 @@ def _activity_sql(source, *, schema, grain, dialect, ts_type, tz, columns, calle
         return d.ident(src.get(role, role) if source_names else role)
 
     inner = ",\n        ".join(f"{expr} AS wb_{role}" for role, expr in keys + values)
-    outer = [f"{d.output(f'wb_{role}') if role == TS else f'wb_{role}'} AS {out(role)}"
-             for role, _ in keys]
+    outer = [
+        f"{d.output(f'wb_{role}') if role == TS else f'wb_{role}'} AS {out(role)}"
+        for role, _ in keys
+    ]
     if src[AMOUNT] in names:
         outer.append(f"SUM(wb_{AMOUNT}) AS {out(AMOUNT)}")
     count = d.sum_int.format(x=f"wb_{N_EVENTS}") if weighted else d.count
     outer.append(f"{count} AS {d.ident(N_EVENTS)}")
     group = ", ".join(f"wb_{role}" for role, _ in keys)
     return (
-        "SELECT\n    " + ",\n    ".join(outer) + "\nFROM (\n    SELECT\n        " + inner
+        "SELECT\n    "
+        + ",\n    ".join(outer)
+        + "\nFROM (\n    SELECT\n        "
+        + inner
         + f"\n    FROM {ref or table_reference(source, d)}\n) AS wb_events\nGROUP BY {group}"
     )
 
@@ -207,8 +238,9 @@ def _activity_sql(source, *, schema, grain, dialect, ts_type, tz, columns, calle
 # -- local reduction ----------------------------------------------------------------------------
 
 
-def reduce_events(lf: pl.LazyFrame, grain: str = "day", *, caller: str = "reduce_events"
-                  ) -> pl.LazyFrame:
+def reduce_events(
+    lf: pl.LazyFrame, grain: str = "day", *, caller: str = "reduce_events"
+) -> pl.LazyFrame:
     """Lazy activity table of a canonical event frame (same definitions as `activity_sql`)."""
     if grain not in GRAINS:
         raise bad_choice(caller, "grain", grain, list(GRAINS))
@@ -231,8 +263,9 @@ def reduce_events(lf: pl.LazyFrame, grain: str = "day", *, caller: str = "reduce
     return out
 
 
-def activity_table(events, *, grain: str = "day", schema: EventSchema | None = None,
-                   streaming: bool = True) -> pl.DataFrame:
+def activity_table(
+    events, *, grain: str = "day", schema: EventSchema | None = None, streaming: bool = True
+) -> pl.DataFrame:
     """The activity table of an event frame, computed locally (polars' streaming engine).
 
     One row per customer x event x category x UTC day (or ISO week / month): ``ts`` = period
@@ -248,9 +281,16 @@ def activity_table(events, *, grain: str = "day", schema: EventSchema | None = N
 # -- connections --------------------------------------------------------------------------------
 
 
-def read_database(uri: str, *, table: str | None = None, query: str | None = None,
-                  caller: str = "read_database", schema: _RoleSchema | None = None,
-                  reduce: str | None = None, tz: str | None = None) -> pl.LazyFrame:
+def read_database(
+    uri: str,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    caller: str = "read_database",
+    schema: _RoleSchema | None = None,
+    reduce: str | None = None,
+    tz: str | None = None,
+) -> pl.LazyFrame:
     """Read a table or query from PostgreSQL or DuckDB; with `reduce`, the activity table.
 
     Columns come back under the source's names (the loaders validate and rename them). With
@@ -275,6 +315,8 @@ def read_database(uri: str, *, table: str | None = None, query: str | None = Non
             raise BadParameterError(
                 f"{caller}: reduce= applies to event tables only. Fix: drop reduce=."
             )
+    if reduce is not None and schema is None:
+        schema = EventSchema()
     uri = _resolve_env(str(uri), caller)
     backend = _open(uri, caller)
     try:
@@ -285,12 +327,10 @@ def read_database(uri: str, *, table: str | None = None, query: str | None = Non
         cols = backend.describe(ref, table=table)
         names = [c for c, _ in cols]
         if schema is not None:
-            rename_to_canonical(pl.LazyFrame(schema={n: pl.Null for n in names}), schema,
-                                caller)
+            rename_to_canonical(pl.LazyFrame(schema={n: pl.Null for n in names}), schema, caller)
         if reduce is None:
             sql = f"SELECT * FROM {ref}"
         else:
-            schema = schema if schema is not None else EventSchema()
             ts_col = schema.source_name(TS)
             kind = dict(cols)[ts_col]
             if kind not in TS_TYPES:
@@ -300,10 +340,18 @@ def read_database(uri: str, *, table: str | None = None, query: str | None = Non
                     f"query= (e.g. SELECT ..., CAST({ts_col} AS timestamptz) AS {ts_col} ...), or "
                     f"pass reduce=None to read raw rows and parse them locally."
                 )
-            sql = _activity_sql(table if table is not None else query, schema=schema,
-                                grain=reduce, dialect=backend.dialect.name, ts_type=kind,
-                                tz=None if kind == "timestamptz" else tz, columns=names,
-                                caller=caller, source_names=True, ref=ref)
+            sql = _activity_sql(
+                table if table is not None else query,
+                schema=schema,
+                grain=reduce,
+                dialect=backend.dialect.name,
+                ts_type=kind,
+                tz=None if kind == "timestamptz" else tz,
+                columns=names,
+                caller=caller,
+                source_names=True,
+                ref=ref,
+            )
         frame = backend.fetch(sql)
     finally:
         backend.close()
@@ -346,10 +394,13 @@ class _Postgres:
             ) from None
         self.psycopg, self.caller, self.uri = psycopg, caller, uri
         parts = urlsplit(uri)
-        self.secrets = tuple(s for s in (unquote(parts.password or ""),
-                                         os.environ.get("PGPASSWORD", "")) if s)
-        self.where = (f"database {unquote(parts.path.lstrip('/')) or '(default)'!r} at "
-                      f"{parts.hostname or 'localhost'}:{parts.port or 5432}")
+        self.secrets = tuple(
+            s for s in (unquote(parts.password or ""), os.environ.get("PGPASSWORD", "")) if s
+        )
+        self.where = (
+            f"database {unquote(parts.path.lstrip('/')) or '(default)'!r} at "
+            f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        )
         kwargs = {} if "connect_timeout" in uri else {"connect_timeout": 10}
         libpq_uri = uri.replace(parts.scheme + "://", "postgresql://", 1)
         try:
@@ -363,8 +414,11 @@ class _Postgres:
         msg = _scrub(str(exc), self.secrets)
         low = msg.lower()
         user = unquote(parts.username or "") or os.environ.get("PGUSER", "") or "(default)"
-        if "password authentication failed" in low or "no password supplied" in low or \
-                "authentication failed" in low:
+        if (
+            "password authentication failed" in low
+            or "no password supplied" in low
+            or "authentication failed" in low
+        ):
             return DataSourceError(
                 f"{self.caller}: the server at {parts.hostname}:{parts.port or 5432} rejected "
                 f"the credentials of user {user!r} (authentication failed). Fix: check the user "
@@ -376,10 +430,21 @@ class _Postgres:
                 f"{self.caller}: database {m.group(1)!r} does not exist on the server at "
                 f"{parts.hostname}:{parts.port or 5432}. Fix: check the database name in the URI."
             )
-        reason = next((r for r in ("Connection refused", "timeout expired",
-                                   "could not translate host name", "No route to host",
-                                   "Network is unreachable", "No such file or directory")
-                       if r.lower() in low), msg.strip().splitlines()[-1][:200])
+        reason = next(
+            (
+                r
+                for r in (
+                    "Connection refused",
+                    "timeout expired",
+                    "could not translate host name",
+                    "No route to host",
+                    "Network is unreachable",
+                    "No such file or directory",
+                )
+                if r.lower() in low
+            ),
+            msg.strip().splitlines()[-1][:200],
+        )
         return DataSourceError(
             f"{self.caller}: cannot reach the PostgreSQL server at "
             f"{parts.hostname or 'localhost'}:{parts.port or 5432} ({reason}). Fix: check the "
@@ -401,8 +466,9 @@ class _Postgres:
                     "SELECT table_schema || '.' || table_name FROM information_schema.tables "
                     "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
                 ).fetchall()
-                raise _missing_table(self.caller, table, self.where,
-                                     [r[0].removeprefix("public.") for r in rows]) from None
+                raise _missing_table(
+                    self.caller, table, self.where, [r[0].removeprefix("public.") for r in rows]
+                ) from None
             raise self._query_error(exc) from None
         except self.psycopg.Error as exc:
             raise self._query_error(exc) from None
@@ -410,8 +476,14 @@ class _Postgres:
         for col in desc:
             info = types.get(col.type_code)
             name = info.name if info else "other"
-            out.append((col.name, {"timestamptz": "timestamptz", "timestamp": "timestamp",
-                                   "date": "date"}.get(name, name)))
+            out.append(
+                (
+                    col.name,
+                    {"timestamptz": "timestamptz", "timestamp": "timestamp", "date": "date"}.get(
+                        name, name
+                    ),
+                )
+            )
         return out
 
     def _query_error(self, exc) -> DataSourceError:
@@ -496,15 +568,17 @@ class _DuckDB:
                 rows = self.conn.execute(
                     "SELECT CASE WHEN table_schema = 'main' THEN table_name ELSE "
                     "table_schema || '.' || table_name END FROM information_schema.tables "
-                    "ORDER BY 1").fetchall()
-                raise _missing_table(self.caller, table, self.where,
-                                     [r[0] for r in rows]) from None
+                    "ORDER BY 1"
+                ).fetchall()
+                raise _missing_table(self.caller, table, self.where, [r[0] for r in rows]) from None
             raise self._query_error(exc) from None
         except self.duckdb.Error as exc:
             raise self._query_error(exc) from None
         kinds = {"TIMESTAMP WITH TIME ZONE": "timestamptz", "DATE": "date"}
-        return [(n, kinds.get(t, "timestamp" if t.startswith("TIMESTAMP") else t.lower()))
-                for n, t in cols]
+        return [
+            (n, kinds.get(t, "timestamp" if t.startswith("TIMESTAMP") else t.lower()))
+            for n, t in cols
+        ]
 
     def _query_error(self, exc) -> DataSourceError:
         first = str(exc).strip().splitlines()[0][:300]

@@ -67,7 +67,7 @@ RESPONSE_WINDOW = parse_duration("30d", "winback_targets", "response_window")
 
 
 def _channel_table(
-    customers, campaigns, buys, channel_column, default, caller, customer_schema, campaign_schema
+    customers, campaigns, buys, channel_column, caller, customer_schema, campaign_schema
 ) -> pl.LazyFrame | None:
     """customer_id, channel, channel_source from attributes, then campaign history."""
     parts = []
@@ -126,6 +126,8 @@ def winback_targets(
     as_of=None,
     customers=None,
     campaigns=None,
+    subscriptions=None,
+    annotations=None,
     propensity=None,
     overdue=None,
     dropouts: pl.DataFrame | None = None,
@@ -149,9 +151,11 @@ def winback_targets(
 
     `overdue` (an OverdueCustomers result or its table) and `dropouts` (a category_dropouts
     table) may be passed to reuse earlier runs or other settings; otherwise they are computed
-    with `k` (overdue, ``model=None``) and the ``wb.category_dropouts`` defaults. `propensity` is a fitted ``wb.churn_propensity`` result scored at
-    `as_of`. Value at stake and P(alive) come from ``wb.value_at_stake`` (``model="bgnbd"``);
-    with ``model=None`` the value is the customer's mean spend x horizon / typical gap and the
+    with `k` (overdue, ``model=None``) and the ``wb.category_dropouts`` defaults.
+    `propensity` is a fitted ``wb.churn_propensity`` result, scored at `as_of` with the
+    `customers`, `subscriptions` and `annotations` given here (those it was trained with).
+    Value at stake and P(alive) come from ``wb.value_at_stake`` (``model="bgnbd"``); with
+    ``model=None`` the value is the customer's mean spend x horizon / typical gap and the
     fallback risk is unavailable. Channel: the customers column `channel_column`, else the
     channel of the latest campaign the customer responded to (a purchase within 30 days of a
     treatment send), else of the latest send, else `default_channel`.
@@ -227,7 +231,8 @@ def winback_targets(
                 f"{caller}: propensity must be a fitted wb.churn_propensity(...) result, "
                 f"got {type(propensity).__name__}."
             )
-        scores = propensity.score(lf, as_of=at, customers=customers)
+        side = {"customers": customers, "subscriptions": subscriptions, "annotations": annotations}
+        scores = propensity.score(lf, as_of=at, **{k: v for k, v in side.items() if v is not None})
         base = base.join(
             scores.select(CUSTOMER_ID, pl.col("churn_probability").alias("risk")),
             on=CUSTOMER_ID,
@@ -326,7 +331,6 @@ def winback_targets(
         campaigns,
         buys,
         channel_column,
-        default_channel,
         caller,
         customer_schema,
         campaign_schema,

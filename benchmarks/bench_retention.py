@@ -1,0 +1,189 @@
+"""Monthly cohort retention ("on" and "on_or_after"): workbench vs DuckDB SQL vs pandas.
+
+Each measurement runs in its own subprocess (only that tool imported), reads the Parquet file
+itself (timed), and reports its wall time (best of --repeat runs) and peak resident memory
+(ru_maxrss), both in total and above the process's baseline after imports. The parent checks
+that the three tools return identical (cohort, period, retained) counts and prints ratios.
+
+    python benchmarks/bench_retention.py                    # 1M and 10M events
+    python benchmarks/bench_retention.py --sizes 100M --tools workbench,duckdb --engine streaming
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+TOOLS = ("workbench", "duckdb", "pandas")
+MODES = ("on", "on_or_after")
+
+
+# -- the three implementations (each runs in a child process) -----------------------------------
+
+
+def run_workbench(path: str, mode: str, engine: str):
+    import polars as pl
+
+    import workbench as wb
+
+    m = wb.retention_matrix(pl.scan_parquet(path), period="month", mode=mode, engine=engine)
+    return m.filter(pl.col("retained") > 0).select("cohort", "period", "retained")
+
+
+DUCKDB_SQL = {
+    "on": """
+        WITH a AS (SELECT DISTINCT customer_id, date_trunc('month', ts) AS m
+                   FROM read_parquet('{path}')),
+             f AS (SELECT customer_id, min(m) AS cohort FROM a GROUP BY customer_id)
+        SELECT CAST(f.cohort AS DATE) AS cohort, date_diff('month', f.cohort, a.m) AS period,
+               count(*) AS retained
+        FROM a JOIN f USING (customer_id)
+        GROUP BY 1, 2""",
+    "on_or_after": """
+        WITH c AS (SELECT customer_id, date_trunc('month', min(ts)) AS cohort,
+                          date_trunc('month', max(ts)) AS last
+                   FROM read_parquet('{path}') GROUP BY customer_id),
+             h AS (SELECT cohort, date_diff('month', cohort, last) AS span, count(*) AS n
+                   FROM c GROUP BY 1, 2)
+        SELECT CAST(h.cohort AS DATE) AS cohort, k.period, sum(h.n) AS retained
+        FROM h JOIN range(0, 1200) AS k(period) ON h.span >= k.period
+        GROUP BY 1, 2""",
+}
+
+
+def run_duckdb(path: str, mode: str, engine: str):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con.sql(DUCKDB_SQL[mode].format(path=path)).pl()
+
+
+def run_pandas(path: str, mode: str, engine: str):
+    import pandas as pd
+
+    df = pd.read_parquet(path, columns=["customer_id", "ts"])
+    df["month"] = df["ts"].dt.tz_localize(None).dt.to_period("M")
+    if mode == "on":
+        df = df.drop_duplicates(["customer_id", "month"])
+        df["cohort"] = df.groupby("customer_id")["month"].transform("min")
+        df["period"] = (df["month"].dt.year - df["cohort"].dt.year) * 12 + (
+            df["month"].dt.month - df["cohort"].dt.month)
+        out = df.groupby(["cohort", "period"]).size().rename("retained").reset_index()
+    else:
+        c = df.groupby("customer_id")["month"].agg(["min", "max"])
+        c["span"] = (c["max"].dt.year - c["min"].dt.year) * 12 + (
+            c["max"].dt.month - c["min"].dt.month)
+        hist = pd.crosstab(c["min"], c["span"])
+        hist = hist.reindex(columns=range(int(c["span"].max()) + 1), fill_value=0)
+        cum = hist.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]
+        out = cum.stack().rename("retained").reset_index()
+        out.columns = ["cohort", "period", "retained"]
+        out = out[out["retained"] > 0]
+    out["cohort"] = out["cohort"].dt.to_timestamp().dt.date
+    return out
+
+
+def child(tool: str, mode: str, path: str, out: str, repeat: int, engine: str) -> None:
+    fn = {"workbench": run_workbench, "duckdb": run_duckdb, "pandas": run_pandas}[tool]
+    if tool == "workbench":
+        import polars  # noqa: F401
+
+        import workbench  # noqa: F401
+    elif tool == "duckdb":
+        import duckdb  # noqa: F401
+        import polars  # noqa: F401
+    else:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn(path, mode, engine)
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import polars as pl
+
+    frame = result if isinstance(result, pl.DataFrame) else pl.from_pandas(result)
+    frame.select(
+        pl.col("cohort").cast(pl.Date), pl.col("period").cast(pl.Int64),
+        pl.col("retained").cast(pl.Int64),
+    ).sort("cohort", "period").write_parquet(out)
+    print(json.dumps({"seconds": min(times), "all": times, "peak_mb": peak, "base_mb": base}))
+
+
+# -- the parent -------------------------------------------------------------------------------
+
+
+def measure(tool, mode, path, repeat, engine, timeout):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "counts.parquet")
+        cmd = [sys.executable, __file__, "--child", tool, mode, str(path), out, str(repeat),
+               engine]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{tool} {mode} failed:\n{proc.stderr[-2000:]}")
+        stats = json.loads(proc.stdout.strip().splitlines()[-1])
+        import polars as pl
+
+        stats["counts"] = pl.read_parquet(out)
+    return stats
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1M,10M")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per child (best is kept)")
+    parser.add_argument("--pandas-repeat", type=int, default=1)
+    parser.add_argument("--engine", default="auto", help="polars engine: auto or streaming")
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        tool, mode, path, out, repeat, engine = args.child
+        child(tool, mode, path, out, int(repeat), engine)
+        return
+
+    from gen_events import generate, parse_size
+
+    tools = args.tools.split(",")
+    print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()}")
+    for size in args.sizes.split(","):
+        n = parse_size(size)
+        path = generate(n)
+        for mode in args.modes.split(","):
+            results = {}
+            for tool in tools:
+                repeat = args.pandas_repeat if tool == "pandas" else args.repeat
+                results[tool] = measure(tool, mode, path, repeat, args.engine, args.timeout)
+            ref = results[tools[0]]["counts"]
+            same = all(r["counts"].equals(ref) for r in results.values())
+            print(f"\n{size} events, mode={mode}: identical counts across tools: {same} "
+                  f"({ref.height} cells, {int(ref['retained'].sum()):,} retained)")
+            print(f"{'tool':<10} {'seconds':>8} {'x slower':>9} {'peak MB':>8} {'above base':>10}")
+            fastest = results["workbench"]["seconds"] if "workbench" in results else None
+            for tool, r in results.items():
+                ratio = r["seconds"] / fastest if fastest else float("nan")
+                print(f"{tool:<10} {r['seconds']:8.2f} {ratio:9.1f} {r['peak_mb']:8.0f} "
+                      f"{r['peak_mb'] - r['base_mb']:10.0f}")
+            if not same:
+                raise SystemExit("counts differ between tools")
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

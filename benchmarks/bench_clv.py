@@ -1,26 +1,31 @@
 """Customer-value model fits against lifetimes, side by side.
 
-    .venv/bin/python benchmarks/bench_clv.py                       # 1M customers; lifetimes on 100k
-    .venv/bin/python benchmarks/bench_clv.py --lifetimes-n 1000000 # lifetimes on 1M too (slow)
+    .venv/bin/python benchmarks/bench_clv.py                          # workbench 1M, both at 100k
+    .venv/bin/python benchmarks/bench_clv.py --lifetimes-n 1000000    # lifetimes at 1M (slow)
 
-Data: a CDNOW-like population drawn from a BG/NBD (r=0.24, alpha=4.4, a=0.79, b=2.4) with
-Gamma-Gamma spend, first purchases spread over 12 weeks, 39 weeks of calibration, times to the
-day (in weeks). Prints fit times, the ratio lifetimes / workbench at the same size, peak traced
-memory, and checks that both reach the same estimates.
+Data: a CDNOW-like population drawn from a BG/NBD (r=0.243, alpha=4.414, a=0.793, b=2.426) with
+Gamma-Gamma spend; first purchases spread over 12 weeks, 39 weeks of calibration, times to the
+day, in weeks. Each fit runs in its own child process: wall time, CPU time and peak memory
+growth. The estimates of both sides are compared on the same customers.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import time
-import tracemalloc
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-import workbench as wb
+sys.path.insert(0, str(Path(__file__).parent))
+from _forked import measure  # noqa: E402
+
+import workbench as wb  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+MODELS = ("BG/NBD", "MBG/NBD", "Pareto/NBD", "Gamma-Gamma")
 
 
 def make_rfm(n: int, seed: int = 0) -> pl.DataFrame:
@@ -43,72 +48,74 @@ def make_rfm(n: int, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def timed(fn):
-    gc.collect()
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    out = fn()
-    dt = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return out, dt, peak
+def _path(n: int) -> Path:
+    return DATA / f"clv_rfm_{n}.parquet"
 
 
-def ours(name: str, rfm: pl.DataFrame):
+# -- measured calls (top level: they run in spawned children) ------------------------------------
+def setup(n, name):
+    return pl.read_parquet(_path(n)), name
+
+
+def fit_workbench(args):
+    rfm, name = args
     cls = {
         "BG/NBD": wb.models.BetaGeoNBD,
         "MBG/NBD": wb.models.ModifiedBetaGeoNBD,
         "Pareto/NBD": wb.models.ParetoNBD,
         "Gamma-Gamma": wb.models.GammaGamma,
     }[name]
-    return cls().fit(rfm)
+    model = cls().fit(rfm)
+    return model.params_, model.n_rows_
 
 
-def theirs(name: str, rfm: pl.DataFrame):
+def fit_lifetimes(args):
     import lifetimes
 
+    rfm, name = args
     pdf = rfm.to_pandas()
-    if name == "Gamma-Gamma":
-        pdf = pdf[pdf["frequency"] > 0]
-        return lifetimes.GammaGammaFitter().fit(pdf["frequency"], pdf["monetary_value"])
-    cls = {
-        "BG/NBD": lifetimes.BetaGeoFitter,
-        "MBG/NBD": lifetimes.ModifiedBetaGeoFitter,
-        "Pareto/NBD": lifetimes.ParetoNBDFitter,
-    }[name]
-    return cls().fit(pdf["frequency"], pdf["recency"], pdf["T"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name == "Gamma-Gamma":
+            pdf = pdf[pdf["frequency"] > 0]
+            model = lifetimes.GammaGammaFitter().fit(pdf["frequency"], pdf["monetary_value"])
+        else:
+            cls = {
+                "BG/NBD": lifetimes.BetaGeoFitter,
+                "MBG/NBD": lifetimes.ModifiedBetaGeoFitter,
+                "Pareto/NBD": lifetimes.ParetoNBDFitter,
+            }[name]
+            model = cls().fit(pdf["frequency"], pdf["recency"], pdf["T"])
+    return dict(zip(("a", "b", "c", "d"), map(float, model.params_.values), strict=False)), 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=float, default=1e6, help="customers for the workbench")
     parser.add_argument("--lifetimes-n", type=float, default=1e5,
-                        help="customers for lifetimes (its fits at 1M take minutes)")
-    parser.add_argument("--models", nargs="+",
-                        default=["BG/NBD", "MBG/NBD", "Pareto/NBD", "Gamma-Gamma"])
+                        help="customers for the side-by-side with lifetimes")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     args = parser.parse_args()
     n, n_lt = int(args.n), int(args.lifetimes_n)
-    big = make_rfm(n)
-    small = big.head(n_lt) if n_lt <= n else make_rfm(n_lt)
-    print(f"customers: workbench {n:,}, lifetimes {n_lt:,}; distinct (x, t_x, T) rows at "
-          f"{n:,}: {big.select('frequency', 'recency', 'T').n_unique():,}")
+    DATA.mkdir(exist_ok=True)
+    for size in {n, n_lt}:
+        if not _path(size).exists():
+            make_rfm(size).write_parquet(_path(size))
+    print(f"customers: workbench alone {n:,}; side by side with lifetimes {n_lt:,}")
     for name in args.models:
-        model, t_big, mem_big = timed(lambda name=name: ours(name, big))
-        model_small, t_small, mem_small = timed(lambda name=name: ours(name, small))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref, t_ref, mem_ref = timed(lambda name=name: theirs(name, small))
-        est = np.array(list(model_small.params_.values()))
-        ref_est = np.asarray(ref.params_.values, dtype=float)
-        agree = np.max(np.abs(est / ref_est - 1))
-        print(
-            f"{name:12s} workbench {n:>9,}: {t_big:6.2f} s (peak {mem_big:5.0f} MB) | "
-            f"at {n_lt:,}: workbench {t_small:6.2f} s, lifetimes {t_ref:7.2f} s "
-            f"(peak {mem_ref:5.0f} MB) -> {t_ref / t_small:5.1f}x | "
-            f"max relative difference of estimates {agree:.1e}"
-        )
-        print(f"{'':12s} estimates at {n:,}: "
-              + ", ".join(f"{k}={v:.4f}" for k, v in model.params_.items()))
+        big = measure(setup, fit_workbench, n, name)
+        ours = measure(setup, fit_workbench, n_lt, name)
+        theirs = measure(setup, fit_lifetimes, n_lt, name)
+        est = np.array(list(ours.result[0].values()))
+        ref = np.array(list(theirs.result[0].values()))
+        print(f"{name}")
+        print(f"  workbench {n:>9,} customers ({big.result[1]:,} distinct rows): {big}")
+        print(f"  workbench {n_lt:>9,} customers: {ours}")
+        print(f"  lifetimes {n_lt:>9,} customers: {theirs}")
+        print(f"  -> lifetimes / workbench at {n_lt:,}: {theirs.ratio(ours)}; "
+              f"largest relative difference of the estimates {np.max(np.abs(est / ref - 1)):.1e}")
+        print("  estimates at {:,}: {}".format(
+            n, ", ".join(f"{k}={v:.4f}" for k, v in big.result[0].items())))
 
 
 if __name__ == "__main__":

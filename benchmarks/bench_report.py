@@ -66,8 +66,13 @@ def run(size: str) -> None:
     html_path = wb.render_report(month, data=str(path), out=out)
     total = time.perf_counter() - t0
     nb = json.loads((out / "_work" / f"{month}.ipynb").read_text())
-    cells = [(c["metadata"].get("papermill", {}).get("duration") or 0.0,
-              " ".join("".join(c["source"]).split())[:48]) for c in nb["cells"]]
+    cells = [
+        (
+            c["metadata"].get("papermill", {}).get("duration") or 0.0,
+            " ".join("".join(c["source"]).split())[:48],
+        )
+        for c in nb["cells"]
+    ]
     kernel = nb["metadata"]["papermill"]["duration"]
     kpis = json.loads((out / f"{month}.kpis.json").read_text())["kpis"]
     size_mb = html_path.stat().st_size / 1e6
@@ -83,8 +88,10 @@ def run(size: str) -> None:
     for duration, source in cells:
         if duration >= 0.05:
             print(f"    {duration:7.2f} s  {source}")
-    print(f"same sections in-process {direct:8.1f} s   ratio report / in-process "
-          f"{total / direct:.2f}x; equal KPIs: {same}")
+    print(
+        f"same sections in-process {direct:8.1f} s   ratio report / in-process "
+        f"{total / direct:.2f}x; equal KPIs: {same}"
+    )
     print(f"peak memory: this process {_mb_self():,.0f} MB, report kernel {mem_kernel:,.0f} MB")
     for k in kpis:
         print(f"    {k['label']:<42} {k['display']:>10}  {k['change_display']}")

@@ -1,31 +1,33 @@
 """rfm_summary against lifetimes' summary_data_from_transaction_data / calibration_and_holdout_data.
 
-    .venv/bin/python benchmarks/bench_rfm.py              # 1M events (lifetimes too)
-    .venv/bin/python benchmarks/bench_rfm.py --sizes 1e6 1e7 --lifetimes-max 1e7
+    .venv/bin/python benchmarks/bench_rfm.py                      # 1M events, lifetimes too
+    .venv/bin/python benchmarks/bench_rfm.py --sizes 1e6 1e7 --lifetimes-max 1e7 --skip-holdout-above 1e6
 
-Prints wall and CPU time (CPU is the steadier figure on a shared machine), the ratios
-lifetimes / workbench, peak memory (traced Python and numpy allocations; polars allocates outside
-Python, so the growth of the resident set is shown too), and checks that both give the same
-numbers.
+Each measurement runs in its own child process: wall time, CPU time (the steadier figure on a
+shared machine) and peak memory growth over the loaded input. Both sides get the same events
+(timestamps to the second; per-day collapse, time in days or, with --weeks, in weeks = days / 7)
+and must give the same numbers: integers and times exactly, amounts to 1e-9 relative.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import resource
-import time
-import tracemalloc
+import sys
 import warnings
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-import workbench as wb
+sys.path.insert(0, str(Path(__file__).parent))
+from _forked import measure  # noqa: E402
+
+import workbench as wb  # noqa: E402
 
 START = datetime(2023, 1, 1)
 CAL_END = datetime(2024, 6, 30)
+DATA = Path(__file__).parent / "data"
 
 
 def make_events(n_events: int, seed: int = 0) -> pl.DataFrame:
@@ -47,71 +49,59 @@ def make_events(n_events: int, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _path(n: int) -> Path:
+    return DATA / f"rfm_events_{n}.parquet"
 
 
-def timed(fn):
-    """Result, wall seconds, CPU seconds (all threads), peak traced MB, max-RSS growth MB."""
-    gc.collect()
-    tracemalloc.start()
-    rss0 = _rss_mb()
-    c0, t0 = time.process_time(), time.perf_counter()
-    out = fn()
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return out, Timing(dt, cpu), peak, _rss_mb() - rss0
+# -- measured calls (top level: they run in spawned children) ------------------------------------
+def load_polars(n):
+    return pl.read_parquet(_path(n))
 
 
-class Timing:
-    def __init__(self, wall: float, cpu: float) -> None:
-        self.wall, self.cpu = wall, cpu
-
-    def __str__(self) -> str:
-        return f"{self.wall:7.2f} s wall {self.cpu:7.2f} s CPU"
-
-    def ratio(self, other: Timing) -> str:
-        return f"{self.wall / other.wall:6.1f}x wall, {self.cpu / other.cpu:6.1f}x CPU"
+def load_pandas(n):
+    return pl.read_parquet(_path(n)).to_pandas()
 
 
-def run(n: int, with_lifetimes: bool, time_unit: str, freq_mult: int) -> None:
-    events = make_events(n)
-    print(f"\n== {n:,} events, {events['customer_id'].n_unique():,} customers ==")
-    ours, t_wb, mem_wb, rss_wb = timed(
-        lambda: wb.rfm_summary(events, time_unit=time_unit, calibration_end=CAL_END)
-    )
-    ours_plain, t_wb2, _, _ = timed(lambda: wb.rfm_summary(events, time_unit=time_unit))
-    print(f"workbench  calibration+holdout {t_wb}  (peak traced {mem_wb:6.0f} MB, "
-          f"max-RSS growth {rss_wb:6.0f} MB)")
-    print(f"workbench  summary             {t_wb2}")
-    if not with_lifetimes:
-        print("lifetimes: not run at this size (use --lifetimes-max)")
-        return
-    from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
+def wb_holdout(args):
+    events, unit = args
+    return wb.rfm_summary(events, time_unit=unit, calibration_end=CAL_END)
 
-    pdf = events.to_pandas()
+
+def wb_summary(args):
+    events, unit = args
+    return wb.rfm_summary(events, time_unit=unit)
+
+
+def lt_holdout(args):
+    from lifetimes.utils import calibration_and_holdout_data
+
+    events, mult = args
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs, t_lt, mem_lt, _ = timed(
-            lambda: calibration_and_holdout_data(
-                pdf, "customer_id", "ts", CAL_END, freq="D", freq_multiplier=freq_mult,
-                monetary_value_col="amount",
-            )
+        return calibration_and_holdout_data(
+            events, "customer_id", "ts", CAL_END, freq="D", freq_multiplier=mult,
+            monetary_value_col="amount",
         )
-        theirs_plain, t_lt2, mem_lt2, _ = timed(
-            lambda: summary_data_from_transaction_data(
-                pdf, "customer_id", "ts", freq="D", freq_multiplier=freq_mult,
-                monetary_value_col="amount",
-            )
+
+
+def lt_summary(args):
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    events, mult = args
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return summary_data_from_transaction_data(
+            events, "customer_id", "ts", freq="D", freq_multiplier=mult,
+            monetary_value_col="amount",
         )
-    print(f"lifetimes  calibration+holdout {t_lt}  (peak traced {mem_lt:6.0f} MB)")
-    print(f"lifetimes  summary             {t_lt2}  (peak traced {mem_lt2:6.0f} MB)")
-    print(f"ratio lifetimes/workbench: calibration+holdout {t_lt.ratio(t_wb)}; "
-          f"summary {t_lt2.ratio(t_wb2)}")
-    _check(ours, theirs, cal=True)
-    _check(ours_plain, theirs_plain, cal=False)
-    print("numbers identical (frequency exact, times and amounts to 1e-9 relative): yes")
+
+
+def setup_wb(n, unit):
+    return load_polars(n), unit
+
+
+def setup_lt(n, mult):
+    return load_pandas(n), mult
 
 
 def _check(ours: pl.DataFrame, theirs, cal: bool) -> None:
@@ -134,16 +124,40 @@ def _check(ours: pl.DataFrame, theirs, cal: bool) -> None:
         )
 
 
+def run(n: int, with_lifetimes: bool, with_holdout: bool, unit: str, mult: int) -> None:
+    DATA.mkdir(exist_ok=True)
+    if not _path(n).exists():
+        make_events(n).write_parquet(_path(n))
+    print(f"\n== {n:,} events, {pl.scan_parquet(_path(n)).select(pl.col('customer_id').n_unique()).collect().item():,} customers ==")
+    cases = [("summary", wb_summary, lt_summary, False)]
+    if with_holdout:
+        cases.insert(0, ("calibration+holdout", wb_holdout, lt_holdout, True))
+    for name, ours_fn, theirs_fn, cal in cases:
+        ours = measure(setup_wb, ours_fn, n, unit)
+        print(f"workbench  {name:20s} {ours}")
+        if not with_lifetimes:
+            print(f"lifetimes  {name:20s} not run at this size")
+            continue
+        theirs = measure(setup_lt, theirs_fn, n, mult)
+        print(f"lifetimes  {name:20s} {theirs}")
+        print(f"  -> lifetimes / workbench: {theirs.ratio(ours)}")
+        _check(ours.result, theirs.result, cal)
+        print("  -> same numbers (integers and times exact, amounts to 1e-9 relative): yes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6])
     parser.add_argument("--lifetimes-max", type=float, default=1e6,
                         help="largest size at which lifetimes is also run")
+    parser.add_argument("--skip-holdout-above", type=float, default=float("inf"),
+                        help="leave out the calibration/holdout case above this size")
     parser.add_argument("--weeks", action="store_true", help="time in weeks (days / 7)")
     args = parser.parse_args()
     unit, mult = ("W", 7) if args.weeks else ("D", 1)
     for size in args.sizes:
-        run(int(size), int(size) <= args.lifetimes_max, unit, mult)
+        n = int(size)
+        run(n, n <= args.lifetimes_max, n <= args.skip_holdout_above, unit, mult)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ stated reason when it is None.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -83,6 +84,7 @@ class PgServer:
 
     def start(self) -> PgServer:
         self.base = Path(tempfile.mkdtemp(prefix="wb-pg-"))
+        atexit.register(self.stop)  # safety net when the caller's finalizer never runs
         data, sock = self.base / "data", self.base / "sock"
         data.mkdir()
         sock.mkdir()

@@ -121,9 +121,7 @@ def test_bad_annotations_raise_with_a_fix(change, error, match):
 
 
 def test_unknown_segment_column_or_value_against_customers():
-    bad_col = pl.DataFrame(RAW).with_columns(
-        pl.col("segment_column").replace("country", "contry")
-    )
+    bad_col = pl.DataFrame(RAW).with_columns(pl.col("segment_column").replace("country", "contry"))
     with pytest.raises(MissingColumnError, match="'contry'.*Did you mean 'country'"):
         wb.load_annotations(bad_col, customers=CUSTOMERS)
     bad_value = pl.DataFrame(RAW).with_columns(pl.col("segment_value").replace("DE", "DEU"))
@@ -149,8 +147,9 @@ def test_annotation_table_accepts_dicts_and_dates():
     )
     bare = annotation_table("2025-01-15", caller="t")
     assert bare["label"][0] == "2025-01-15"
-    many = annotation_table([{"start": "2025-01-01", "label": "a"}, {"start": "2025-02-01",
-                                                                      "label": "b"}], caller="t")
+    many = annotation_table(
+        [{"start": "2025-01-01", "label": "a"}, {"start": "2025-02-01", "label": "b"}], caller="t"
+    )
     assert many["label"].to_list() == ["a", "b"]
     with pytest.raises(BadParameterError, match="neither an annotations table nor an ISO date"):
         annotation_table("last tuesday", caller="t")

@@ -28,9 +28,20 @@ def test_subcommand_help(capsys, command):
     text = capsys.readouterr().out
     assert f"workbench {command}" in text
     if command == "report":
-        for flag in ("--month", "--data", "--from", "--to", "--compare", "--schema",
-                     "--churn-definition", "--by", "--out", "--customers", "--subscriptions",
-                     "--campaigns"):
+        for flag in (
+            "--month",
+            "--data",
+            "--from",
+            "--to",
+            "--compare",
+            "--schema",
+            "--churn-definition",
+            "--by",
+            "--out",
+            "--customers",
+            "--subscriptions",
+            "--campaigns",
+        ):
             assert flag in text, flag
 
 
@@ -69,14 +80,20 @@ def test_bad_month_exits_2_with_one_line(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["report", "--from", "2025-01"], "--from and --to"),
-    (["report", "--month", "2025-05", "--from", "2025-01", "--to", "2025-02"], "exclusive"),
-    (["report", "--schema", "ts"], "key=value"),
-    (["report", "--schema", "when=ts", "--month", "2025-01"], "schema"),
-    (["report", "--data", "/nonexistent/events.parquet", "--month", "2025-01"], "does not exist"),
-    (["report", "--month", "2025-01", "--churn-definition", "soon"], "churn_definition"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["report", "--from", "2025-01"], "--from and --to"),
+        (["report", "--month", "2025-05", "--from", "2025-01", "--to", "2025-02"], "exclusive"),
+        (["report", "--schema", "ts"], "key=value"),
+        (["report", "--schema", "when=ts", "--month", "2025-01"], "schema"),
+        (
+            ["report", "--data", "/nonexistent/events.parquet", "--month", "2025-01"],
+            "does not exist",
+        ),
+        (["report", "--month", "2025-01", "--churn-definition", "soon"], "churn_definition"),
+    ],
+)
 def test_usage_errors_exit_2(capsys, tmp_path, argv, words):
     code = main(argv + ["--out", str(tmp_path / "r")])
     assert code == 2

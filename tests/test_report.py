@@ -28,8 +28,16 @@ MONTH = "2025-12"
 HOSTILE = "<script>alert(1)</script>"
 SECRET = "S3cretPass"
 CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
 
 
 class _Scripts(HTMLParser):
@@ -100,14 +108,25 @@ def test_sections_and_table_of_contents(report):
     html_text = report["html"]
     ids = _parse(html_text).ids
     toc = re.findall(r'<li><a href="#([^"]+)">', html_text)
-    expected = ["summary", "acquisition", "lifecycle", "churn", "drivers", "leaving", "winback",
-                "funnel", "definitions", "data-quality"]
+    expected = [
+        "summary",
+        "acquisition",
+        "lifecycle",
+        "churn",
+        "drivers",
+        "leaving",
+        "winback",
+        "funnel",
+        "definitions",
+        "data-quality",
+    ]
     for sid in expected:
         assert sid in toc, sid
     # every entry points at a rendered section, in order, and nothing else is listed
     assert all(t in ids for t in toc)
-    assert toc == [s for s in re.findall(r'<section class="wb-section[^"]*" id="([^"]+)"',
-                                         html_text)]
+    assert toc == [
+        s for s in re.findall(r'<section class="wb-section[^"]*" id="([^"]+)"', html_text)
+    ]
     assert toc[0] == "summary" and toc[-2:] == ["definitions", "data-quality"]
     assert "coming soon" not in html_text.lower() and "not available yet" not in html_text.lower()
     assert report["kpis"]["sections"][0] == "Executive summary"
@@ -121,10 +140,12 @@ def test_kpis_equal_direct_computation(report, sample):
     assert active["value"] == dec["customer_id"].n_unique()
     assert active["previous"] == nov["customer_id"].n_unique()
     first = ev.group_by("customer_id").agg(pl.col("ts").min())
-    assert _kpi(report, "new")["value"] == first.filter(
-        pl.col("ts").dt.strftime("%Y-%m") == MONTH).height
+    assert (
+        _kpi(report, "new")["value"]
+        == first.filter(pl.col("ts").dt.strftime("%Y-%m") == MONTH).height
+    )
     # the tile shows the same number
-    tile = f'<div class="wb-tile-label">Active customers</div><div class="wb-tile-value">'
+    tile = '<div class="wb-tile-label">Active customers</div><div class="wb-tile-value">'
     assert f"{tile}{int(active['value']):,}</div>" in report["html"]
 
 
@@ -159,19 +180,22 @@ def test_cohort_sizes_equal_retention_matrix(report, sample):
     sizes = m.group_by("cohort").agg(pl.col("cohort_size").first()).sort("cohort")
     assert sizes.height == 24
     for row in sizes.iter_rows(named=True):
-        assert f"<td>{row['cohort']}</td><td class=\"wb-num\">{row['cohort_size']:,}</td>" in (
-            report["html"]), row
+        assert (
+            f'<td>{row["cohort"]}</td><td class="wb-num">{row["cohort_size"]:,}</td>'
+            in (report["html"])
+        ), row
 
 
 def test_survival_table_matches_api(report, sample):
     from workbench.churn import churn_table
     from workbench.survival import churn_curves
 
-    tbl = churn_table(sample.events, inactivity="90d", as_of=month_as_of(MONTH),
-                      customers=sample.customers)
+    tbl = churn_table(
+        sample.events, inactivity="90d", as_of=month_as_of(MONTH), customers=sample.customers
+    )
     summary = churn_curves(tbl, by="channel").summary
     for row in summary.iter_rows(named=True):
-        cells = f"<td>{row['channel']}</td><td class=\"wb-num\">{row['customers']:,}</td>"
+        cells = f'<td>{row["channel"]}</td><td class="wb-num">{row["customers"]:,}</td>'
         assert cells in report["html"], row["channel"]
 
 
@@ -187,8 +211,11 @@ def test_flags_follow_the_stated_tests(report):
 def test_definitions_and_data_quality_appendix(report, sample):
     html_text = report["html"]
     # the definitions are the analyses' own wording, with the parameters used
-    for text in (wb.LIFECYCLE_DEFINITIONS["crr"], wb.KM_DEFINITION,
-                 wb.RETENTION_DEFINITIONS["maturity"]):
+    for text in (
+        wb.LIFECYCLE_DEFINITIONS["crr"],
+        wb.KM_DEFINITION,
+        wb.RETENTION_DEFINITIONS["maturity"],
+    ):
         assert " ".join(text.split()) in unescape(html_text)
     assert "inactivity=90d" in html_text
     check = wb.check_events(sample.events, as_of=sample.as_of)
@@ -248,14 +275,23 @@ def hostile(tmp_path_factory, sample):
     tmp = tmp_path_factory.mktemp("hostile")
     events = sample.events.with_columns(pl.col("category").replace("books", HOSTILE))
     customers = sample.customers.with_columns(
-        pl.col("channel").replace("referral", '"><img src=x onerror=alert(2)>'))
-    events.write_parquet(tmp / "events.parquet")
-    customers.write_parquet(tmp / "customers.parquet")
-    sample.campaigns.write_parquet(tmp / "campaigns.parquet")
+        pl.col("channel").replace("referral", '"><img src=x onerror=alert(2)>')
+    )
+    annotations = sample.annotations.with_columns(
+        pl.col("label").replace("Service outage", "<b onmouseover=alert(3)>Service outage</b>")
+    )
+    for name, frame in (
+        ("events", events),
+        ("customers", customers),
+        ("campaigns", sample.campaigns),
+        ("annotations", annotations),
+    ):
+        frame.write_parquet(tmp / f"{name}.parquet")
     out = tmp / "reports"
-    code = main(["report", "--month", MONTH, "--data", str(tmp / "events.parquet"),
-                 "--customers", str(tmp / "customers.parquet"),
-                 "--campaigns", str(tmp / "campaigns.parquet"), "--out", str(out)])
+    argv = ["report", "--month", MONTH, "--out", str(out), "--data", str(tmp / "events.parquet")]
+    for name in ("customers", "campaigns", "annotations"):
+        argv += [f"--{name}", str(tmp / f"{name}.parquet")]
+    code = main(argv)
     assert code == 0
     return out / f"{MONTH}.html"
 
@@ -264,11 +300,12 @@ def hostile(tmp_path_factory, sample):
 def test_hostile_names_are_escaped(hostile):
     html_text = hostile.read_text(encoding="utf-8")
     assert HOSTILE not in html_text
-    assert "<img src=x" not in html_text
+    assert "<img src=x" not in html_text and "<b onmouseover" not in html_text
+    assert "&lt;b onmouseover=alert(3)&gt;" in html_text  # the business-event label, escaped
     # the names are shown, escaped, in tables ...
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text
     # ... and inside figure data only as JSON strings with '<' encoded
-    for attrs, body in _parse(html_text).scripts:
+    for _attrs, body in _parse(html_text).scripts:
         assert "<script" not in body.lower() and "<img" not in body.lower()
 
 
@@ -290,8 +327,12 @@ def test_credentials_never_written(tmp_path, duckdb_events):
     out = tmp_path / "reports"
     path = wb.render_report(MONTH, data=uri, table="events", out=out)
     written = [p for p in out.rglob("*") if p.is_file()]
-    assert {p.name for p in written} >= {f"{MONTH}.html", f"{MONTH}.kpis.json", "index.html",
-                                         f"{MONTH}.ipynb"}
+    assert {p.name for p in written} >= {
+        f"{MONTH}.html",
+        f"{MONTH}.kpis.json",
+        "index.html",
+        f"{MONTH}.ipynb",
+    }
     for p in written:
         text = p.read_text(encoding="utf-8")
         assert SECRET not in text, p
@@ -315,7 +356,9 @@ def test_failing_database_source_error_is_redacted(tmp_path):
 
 
 def test_redaction_helpers():
-    assert redact(f"x postgresql://bob:{SECRET}@h:5432/db y") == "x postgresql://bob:***@h:5432/db y"
+    assert (
+        redact(f"x postgresql://bob:{SECRET}@h:5432/db y") == "x postgresql://bob:***@h:5432/db y"
+    )
     assert SECRET not in redact(f"token={SECRET}&a=1", [f"token={SECRET}"])
     nb = json.dumps({"cells": [{"source": [f"uri = 'postgresql://u:{SECRET}@h/db'\n"]}]})
     assert SECRET not in redact_notebook_json(nb)
@@ -376,6 +419,39 @@ def test_kpi_tests_against_statsmodels_and_scipy():
     assert not rate_kpi("x", "x", 51, 100, 50, 100).flag
 
 
+@pytest.mark.slow
+def test_backfill_renders_each_month_and_one_index(tmp_path, capsys):
+    from workbench.cli import main
+
+    small = wb.datasets.load_sample(n_customers=300)
+    small.events.write_parquet(tmp_path / "events.parquet")
+    out = tmp_path / "reports"
+    code = main(
+        [
+            "report",
+            "--from",
+            "2025-10",
+            "--to",
+            "2025-11",
+            "--data",
+            str(tmp_path / "events.parquet"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "2/2" in captured.err  # the progress bar
+    for month in ("2025-10", "2025-11"):
+        assert (out / f"{month}.html").exists() and (out / f"{month}.kpis.json").exists()
+        record = json.loads((out / f"{month}.kpis.json").read_text())
+        lc = wb.lifecycle(small.events, as_of=month_as_of(month)).table.tail(1)
+        active = next(k for k in record["kpis"] if k["key"] == "active")
+        assert active["value"] == lc["active"][0]
+    index = (out / "index.html").read_text()
+    assert index.index('href="2025-11.html"') < index.index('href="2025-10.html"')
+
+
 def test_render_reports_validates_range(tmp_path):
     with pytest.raises(wb.BadParameterError, match="before"):
         wb.render_reports("2025-06", "2025-01", out=tmp_path)
@@ -385,8 +461,10 @@ def test_render_reports_validates_range(tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium "
-                    "(apt-get install chromium); CI installs it")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian chromium at /usr/bin/chromium (apt-get install chromium); CI installs it",
+)
 def test_every_figure_draws_in_chromium(report, hostile):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
@@ -394,35 +472,46 @@ def test_every_figure_draws_in_chromium(report, hostile):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         try:
-            for path, expected in ((report["path"], report["kpis"]["figures"]),
-                                   (hostile, None)):
+            for path, expected in ((report["path"], report["kpis"]["figures"]), (hostile, None)):
                 page = browser.new_page()
                 errors, dialogs, remote = [], [], []
-                page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error"
-                        else None)
+                page.on(
+                    "console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None
+                )
                 page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
                 page.on("dialog", lambda d, s=dialogs: (s.append(d.message), d.dismiss()))
-                page.on("request", lambda r, s=remote: s.append(r.url)
-                        if not r.url.startswith(("file:", "data:", "blob:")) else None)
+                page.on(
+                    "request",
+                    lambda r, s=remote: (
+                        s.append(r.url)
+                        if not r.url.startswith(("file:", "data:", "blob:"))
+                        else None
+                    ),
+                )
                 page.goto(path.as_uri())
                 try:
                     page.wait_for_function(
                         "() => { const d = document.querySelectorAll('.plotly-graph-div'); "
                         "return d.length > 0 && Array.from(d).every("
-                        "g => g.querySelector('svg.main-svg')); }", timeout=30_000)
+                        "g => g.querySelector('svg.main-svg')); }",
+                        timeout=30_000,
+                    )
                 except PlaywrightTimeout:
                     pass  # the counts below say which figures did not draw
                 drawn = page.evaluate(
                     "Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                    ".filter(g => g.querySelector('svg.main-svg')).length")
+                    ".filter(g => g.querySelector('svg.main-svg')).length"
+                )
                 divs = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
                 assert drawn == divs > 0
                 if expected is not None:
                     assert drawn == expected
                 assert errors == [] and dialogs == [] and remote == []
                 page.emulate_media(media="print")
-                assert page.evaluate(
-                    "getComputedStyle(document.querySelector('nav.wb-toc')).position") == "static"
+                assert (
+                    page.evaluate("getComputedStyle(document.querySelector('nav.wb-toc')).position")
+                    == "static"
+                )
                 page.close()
         finally:
             browser.close()

@@ -69,6 +69,7 @@ from .cycles import CYCLES_DEFINITION, purchase_cycles
 from .survival import KM_DEFINITION, LOGRANK_DEFINITION, ChurnCurves, churn_curves
 from .survival_drivers import COX_DEFINITION, ChurnDrivers, churn_drivers
 # -- customer value and leaving customers --
+from .models import customer_lifetime_value
 from .rfm import rfm_summary
 from .features import (
     FEATURE_DEFINITIONS,
@@ -195,6 +196,7 @@ __all__ = [
     "activity_sql",
     "activity_table",
     "check_events",
+    "customer_lifetime_value",
     "datasets",
     "load_campaigns",
     "load_customers",

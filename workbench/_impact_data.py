@@ -38,6 +38,7 @@ from .schema import (
 _EPOCH = date(1970, 1, 1)
 
 # Working columns of the renewal units (attributes with these names are not carried along).
+_OFFSET = 10**7  # days; larger than any span of dates
 _UNIT_COLUMNS = ("a", "b", "prev", "new", "spell", "a0", "a1", "churned", "spell_start", "known")
 SEG = "__segment"
 GROUP = "__group"  # 1 = the annotation's segment (or everyone), 0 = control
@@ -52,30 +53,32 @@ def period_units(subs: pl.LazyFrame, *, grace: int, as_of: int, keep: list[str])
     spell_start, known (outcome observable at as_of), plus the `keep` columns."""
     a = _day(pl.col(PERIOD_START))
     b = pl.max_horizontal(_day(pl.col(PERIOD_END)), a)
-    prev = pl.col("b").cum_max().shift(1).over(CUSTOMER_ID)
+    # Rows are sorted by customer; offsetting each customer's days by a multiple of a large
+    # constant turns per-customer running maxima into one running maximum (no window groups).
+    first = (pl.col(CUSTOMER_ID) != pl.col(CUSTOMER_ID).shift(1)).fill_null(True)
+    offset = first.cast(pl.Int64).cum_sum() * _OFFSET
+    cover = (pl.col("b") + offset).cum_max() - offset  # latest end so far, this row included
+    prev = pl.when(~first).then(pl.col("a1").shift(1))
     new = pl.col("prev").is_null() | ((pl.col("a") - pl.col("prev")) > grace)
-    spell = [CUSTOMER_ID, "spell"]
+    last = (pl.col("spell") != pl.col("spell").shift(-1)).fill_null(True)
     return (
         subs.select(CUSTOMER_ID, a.alias("a"), b.alias("b"), *keep)
         .filter(pl.col("a").is_not_null() & pl.col("b").is_not_null() & (pl.col("a") <= as_of))
         .sort(CUSTOMER_ID, "a", "b")
+        .with_columns(cover.alias("a1"))
         .with_columns(prev.alias("prev"))
         .with_columns(new.alias("new"))
         .with_columns(
-            pl.col("new").cast(pl.Int64).cum_sum().over(CUSTOMER_ID).alias("spell"),
+            pl.col("new").cast(pl.Int64).cum_sum().alias("spell"),
+            pl.when(pl.col("new")).then(pl.col("a")).forward_fill().alias("spell_start"),
             pl.when(pl.col("new"))
             .then(pl.col("a"))
             .otherwise(pl.max_horizontal("a", "prev"))
             .alias("a0"),
-            pl.when(pl.col("new"))
-            .then(pl.col("b"))
-            .otherwise(pl.max_horizontal("b", "prev"))
-            .alias("a1"),
         )
         .filter(pl.col("a1") > pl.col("a0"))
         .with_columns(
-            (pl.col("a1") == pl.col("a1").max().over(spell)).alias("churned"),
-            pl.col("a0").min().over(spell).alias("spell_start"),
+            last.alias("churned"),  # the spell's last unit: no renewal followed in time
             ((pl.col("a1") + grace) <= as_of).alias("known"),
         )
         .select(CUSTOMER_ID, "a0", "a1", "churned", "spell_start", "known", *keep)

@@ -58,44 +58,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     when = rep.add_argument_group("months")
     when.add_argument("--month", metavar="YYYY-MM", help="the report month")
-    when.add_argument("--from", dest="start", metavar="YYYY-MM",
-                      help="first month of a backfill (with --to)")
+    when.add_argument(
+        "--from", dest="start", metavar="YYYY-MM", help="first month of a backfill (with --to)"
+    )
     when.add_argument("--to", dest="end", metavar="YYYY-MM", help="last month of a backfill")
-    when.add_argument("--compare", metavar="YYYY-MM",
-                      help="month to compare with (default: the previous month)")
+    when.add_argument(
+        "--compare", metavar="YYYY-MM", help="month to compare with (default: the previous month)"
+    )
     data = rep.add_argument_group("data")
-    data.add_argument("--data", metavar="PATH|URI",
-                      help="events: CSV/Parquet file, Parquet directory or glob, or database URI")
-    data.add_argument("--table", metavar="NAME",
-                      help="events table of the database given in --data")
-    data.add_argument("--query", metavar="SQL",
-                      help="SQL returning the events, for the database given in --data")
+    data.add_argument(
+        "--data",
+        metavar="PATH|URI",
+        help="events: CSV/Parquet file, Parquet directory or glob, or database URI",
+    )
+    data.add_argument(
+        "--table", metavar="NAME", help="events table of the database given in --data"
+    )
+    data.add_argument(
+        "--query", metavar="SQL", help="SQL returning the events, for the database given in --data"
+    )
     data.add_argument("--customers", metavar="PATH", help="customers table (channel, country, ...)")
     data.add_argument("--subscriptions", metavar="PATH", help="subscriptions table")
     data.add_argument("--campaigns", metavar="PATH", help="campaigns table (win-back sends)")
     data.add_argument("--feedback", metavar="PATH", help="feedback table (cancel reasons)")
-    data.add_argument("--schema", metavar="ROLE=COLUMN", action="append",
-                      help="map an event role to your column, e.g. ts=timestamp (repeatable)")
-    rep.add_argument("--churn-definition", default="90d", metavar="GAP",
-                     help="inactivity gap after which a customer counts as churned (default 90d)")
-    rep.add_argument("--by", default="channel", metavar="ATTRIBUTE",
-                     help="customer attribute for breakdowns (default channel)")
-    rep.add_argument("--out", default="reports", metavar="DIR",
-                     help="output folder (default reports/)")
+    data.add_argument(
+        "--annotations", metavar="PATH", help="business events (start, end, label, kind, segment)"
+    )
+    data.add_argument(
+        "--schema",
+        metavar="ROLE=COLUMN",
+        action="append",
+        help="map an event role to your column, e.g. ts=timestamp (repeatable)",
+    )
+    rep.add_argument(
+        "--churn-definition",
+        default="90d",
+        metavar="GAP",
+        help="inactivity gap after which a customer counts as churned (default 90d)",
+    )
+    rep.add_argument(
+        "--by",
+        default="channel",
+        metavar="ATTRIBUTE",
+        help="customer attribute for breakdowns (default channel)",
+    )
+    rep.add_argument(
+        "--out", default="reports", metavar="DIR", help="output folder (default reports/)"
+    )
     rep.add_argument("--no-progress", action="store_true", help="no progress bar for a backfill")
 
     smp = sub.add_parser(
         "sample-data",
         help="write the sample tables (events, customers, ...) to a folder",
         description="Write the bundled sample tables, to see the shape the workbench expects: "
-                    + ", ".join(SAMPLE_TABLES) + ".",
+        + ", ".join(SAMPLE_TABLES)
+        + ".",
     )
     smp.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
-    smp.add_argument("--format", default="parquet", choices=["parquet", "csv"],
-                     help="file format (default parquet)")
+    smp.add_argument(
+        "--format",
+        default="parquet",
+        choices=["parquet", "csv"],
+        help="file format (default parquet)",
+    )
     smp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    smp.add_argument("--n-customers", type=int, default=6000, dest="n_customers",
-                     metavar="N", help="number of customers (default 6000)")
+    smp.add_argument(
+        "--n-customers",
+        type=int,
+        default=6000,
+        dest="n_customers",
+        metavar="N",
+        help="number of customers (default 6000)",
+    )
     return parser
 
 
@@ -103,8 +137,12 @@ def _report(args) -> int:
     from .reports import render_report, render_reports
     from .reports.render import parse_month
 
-    for flag, value in (("--month", args.month), ("--from", args.start), ("--to", args.end),
-                        ("--compare", args.compare)):
+    for flag, value in (
+        ("--month", args.month),
+        ("--from", args.start),
+        ("--to", args.end),
+        ("--compare", args.compare),
+    ):
         if value is not None:
             parse_month(value, caller="workbench report", param=flag)
 
@@ -116,6 +154,7 @@ def _report(args) -> int:
         subscriptions=args.subscriptions,
         campaigns=args.campaigns,
         feedback=args.feedback,
+        annotations=args.annotations,
         out=args.out,
         schema=_schema_pairs(args.schema) or None,
         churn_definition=args.churn_definition,

@@ -39,12 +39,23 @@ def index_of_day(day: int, period: str) -> int:
 
 
 def _sorted_keys(events: pl.LazyFrame, inp, spec: CohortSpec, pack) -> pl.LazyFrame:
+    """One sorted packed key per event: (customer - min id) * 2**bits + period offset.
+
+    The key is UInt32 when it fits (half the memory and a faster sort), else Int64.
+    """
     p0, bits = pack
-    lo = inp.id_range[0]
-    key = (pl.col(CUSTOMER_ID) - lo) * (1 << bits) + (inp.index(pl.col(TS), spec.period) - p0)
-    srt = events.select(key.alias(KEY)).sort(KEY)
-    return srt.with_columns(
-        (pl.col(KEY) // (1 << bits)).alias(CUST), (pl.col(KEY) % (1 << bits)).alias(M)
+    lo, hi = inp.id_range
+    narrow = (hi - lo + 1) << bits <= 2**32
+    offset = (inp.index(pl.col(TS), spec.period) - p0)
+    key = (pl.col(CUSTOMER_ID) - lo) * (1 << bits) + offset
+    return events.select(key.cast(pl.UInt32 if narrow else pl.Int64).alias(KEY)).sort(KEY)
+
+
+def _split(lf: pl.LazyFrame, bits: int) -> pl.LazyFrame:
+    """Customer and period offset columns from the packed key."""
+    return lf.with_columns(
+        (pl.col(KEY) // (1 << bits)).cast(pl.Int64).alias(CUST),
+        (pl.col(KEY) % (1 << bits)).cast(pl.Int64).alias(M),
     )
 
 
@@ -53,9 +64,9 @@ def distinct_pairs(events: pl.LazyFrame, inp, spec: CohortSpec) -> pl.LazyFrame:
     pack = packing(inp, spec)
     if pack is None:
         return events.select(CUSTOMER_ID, inp.index(pl.col(TS), spec.period).alias(P)).unique()
-    p0, _ = pack
-    srt = _sorted_keys(events, inp, spec, pack)
-    return srt.filter(_changed(KEY)).select(
+    p0, bits = pack
+    srt = _split(_sorted_keys(events, inp, spec, pack).filter(_changed(KEY)), bits)
+    return srt.select(
         (pl.col(CUST) + inp.id_range[0]).alias(CUSTOMER_ID), (pl.col(M) + p0).alias(P)
     )
 
@@ -83,10 +94,14 @@ def fast_counts(inp, spec: CohortSpec):
     from .cohorts_engine import _only
 
     pack = packing(inp, spec)
-    p0, _ = pack
+    p0, bits = pack
     srt = _sorted_keys(_only(inp.events, spec.start_events), inp, spec, pack)
-    if spec.mode == "on":
-        srt = srt.filter(_changed(KEY))
+    if spec.mode == "on":  # distinct (customer, period) pairs
+        srt = _split(srt.filter(_changed(KEY)), bits)
+    else:  # only each customer's first and last event matter
+        cust = pl.col(KEY) // (1 << bits)
+        edge = (cust != cust.shift(1)).fill_null(True) | (cust != cust.shift(-1)).fill_null(True)
+        srt = _split(srt.filter(edge), bits)
     new = _changed(CUST)
     first = pl.when(new).then(pl.col(M)).forward_fill()
     if spec.mode == "on":
@@ -97,7 +112,7 @@ def fast_counts(inp, spec: CohortSpec):
         )
         counts = rows.group_by(C, K).agg(
             pl.len().alias("_wb_ret_total"), pl.col("_wb_both").sum().alias("_wb_ret_prev")
-        )
+        ).cache()
         sizes = counts.filter(pl.col(K) == 0).select(C, pl.col("_wb_ret_total").alias("cohort_size"))
         return sizes, counts
     last = _changed(CUST, -1)

@@ -72,8 +72,10 @@ class Section:
             else:
                 body.append(f'<div class="wb-figure">{figure_html(part)}</div>')
         cls = "wb-section wb-first" if first else "wb-section"
-        return (f'<section class="{cls}" id="{esc(self.id)}">\n{self.lead}'
-                f"<h2>{esc(self.title)}</h2>\n" + "\n".join(body) + "\n</section>")
+        return (
+            f'<section class="{cls}" id="{esc(self.id)}">\n{self.lead}'
+            f"<h2>{esc(self.title)}</h2>\n" + "\n".join(body) + "\n</section>"
+        )
 
 
 def show(section: Section | None, ctx=None) -> None:
@@ -109,13 +111,22 @@ def _cell(value, fmt: str | None) -> tuple[str, bool]:
     return esc(value), False
 
 
-def table(frame: pl.DataFrame, *, formats: dict[str, str] | None = None,
-          labels: dict[str, str] | None = None, max_rows: int = 30) -> str:
+def table(
+    frame: pl.DataFrame,
+    *,
+    formats: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    max_rows: int = 30,
+) -> str:
     """A polars frame as an escaped HTML table (numbers right-aligned, at most `max_rows`)."""
     formats, labels = formats or {}, labels or {}
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
-    head = "".join(f'<th class="wb-num">{esc(labels.get(c, c))}</th>' if c in numeric
-                   else f"<th>{esc(labels.get(c, c))}</th>" for c in frame.columns)
+    head = "".join(
+        f'<th class="wb-num">{esc(labels.get(c, c))}</th>'
+        if c in numeric
+        else f"<th>{esc(labels.get(c, c))}</th>"
+        for c in frame.columns
+    )
     rows = []
     for row in frame.head(max_rows).iter_rows(named=True):
         cells = []
@@ -126,8 +137,12 @@ def table(frame: pl.DataFrame, *, formats: dict[str, str] | None = None,
     more = ""
     if frame.height > max_rows:
         more = f'<p class="wb-note">First {max_rows} of {frame.height:,} rows.</p>'
-    return (f'<table class="wb-table"><thead><tr>{head}</tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table>" + more)
+    return (
+        f'<table class="wb-table"><thead><tr>{head}</tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table>"
+        + more
+    )
 
 
 def tiles(kpis) -> str:
@@ -138,8 +153,14 @@ def tiles(kpis) -> str:
         cls = {"better": " wb-up", "worse": " wb-down"}.get(judgement, "")
         arrow = {"up": "&#9650;", "down": "&#9660;"}.get(k.direction, "")
         delta = esc(k.change_display) if k.change_display else "&nbsp;"
-        mark = (f'<span class="wb-flag-mark" title="{esc(k.test)}, p = {k.p_value:.3g}">'
-                f"{arrow} significant</span>") if k.flag else ""
+        mark = (
+            (
+                f'<span class="wb-flag-mark" title="{esc(k.test)}, p = {k.p_value:.3g}">'
+                f"{arrow} significant</span>"
+            )
+            if k.flag
+            else ""
+        )
         out.append(
             f'<div class="wb-tile{cls}"><div class="wb-tile-label">{esc(k.label)}</div>'
             f'<div class="wb-tile-value">{esc(k.display)}</div>'

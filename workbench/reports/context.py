@@ -172,15 +172,24 @@ def load_context(
             src = sources["data"]
             where = {"table": cfg.get("table"), "query": cfg.get("query")}
             report = check_events(src, schema=schema, **where)
-            events_lf = load_events(src, schema=schema, on_invalid="drop", on_duplicates="keep",
-                                    **where)
+            events_lf = load_events(
+                src, schema=schema, on_invalid="drop", on_duplicates="keep", **where
+            )
             side = {name: None for name in ("customers", "subscriptions", "campaigns", "feedback")}
             annotations = None
-        loaders = {"customers": load_customers, "subscriptions": load_subscriptions,
-                   "campaigns": load_campaigns, "feedback": load_feedback}
+        loaders = {
+            "customers": load_customers,
+            "subscriptions": load_subscriptions,
+            "campaigns": load_campaigns,
+            "feedback": load_feedback,
+        }
         for name, loader in loaders.items():
             if sources.get(name) is not None:
                 side[name] = loader(sources[name], on_invalid="drop", on_duplicates="keep")
+        if sources.get("annotations") is not None:
+            from ..annotations import load_annotations
+
+            annotations = load_annotations(sources["annotations"])
     if not month:  # standalone run: the latest complete month of the data
         month = latest_complete_month(report.max_ts)
     month = parse_month(month)
@@ -191,10 +200,12 @@ def load_context(
             notes.append(redact_uri(str(w.message)))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    counts, events = pl.collect_all([
-        events_lf.select((pl.col(TS) >= end).sum().alias("after")),
-        events_lf.filter(pl.col(TS) < end),
-    ])
+    counts, events = pl.collect_all(
+        [
+            events_lf.select((pl.col(TS) >= end).sum().alias("after")),
+            events_lf.filter(pl.col(TS) < end),
+        ]
+    )
     return ReportContext(
         month=month,
         compare=compare,

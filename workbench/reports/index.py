@@ -25,8 +25,7 @@ def _cell(kpi: dict | None) -> str:
         return "<td>&ndash;</td>"
     delta = kpi.get("change_display") or ""
     flag = ' <span class="flag">&#9650;&#9660;</span>' if kpi.get("flag") else ""
-    flag = flag.replace("&#9650;&#9660;", "&#9650;" if kpi.get("direction") == "up"
-                        else "&#9660;")
+    flag = flag.replace("&#9650;&#9660;", "&#9650;" if kpi.get("direction") == "up" else "&#9660;")
     sub = f'<span class="delta">{escape(delta)}{flag}</span>' if delta else ""
     return f"<td>{escape(str(kpi.get('display', '')))}{sub}</td>"
 
@@ -48,7 +47,7 @@ def index_html(records: list[dict]) -> str:
         cells = "".join(_cell(by_key.get(key)) for key, _ in columns)
         rows.append(
             f'<tr><td><a href="{month}.html">{month}</a></td>{cells}'
-            f'<td>{escape(str(record.get("compare", "")))}</td></tr>'
+            f"<td>{escape(str(record.get('compare', '')))}</td></tr>"
         )
     body = "\n".join(rows) or '<tr><td colspan="2">No report rendered yet.</td></tr>'
     return f"""<!DOCTYPE html>

@@ -97,10 +97,14 @@ def count_pvalue(current: int, previous: int, days_current: float, days_previous
     return float(_st.binomtest(int(current), total, share).pvalue)
 
 
-def count_kpi(key, label, current, previous, *, days_current, days_previous,
-              good_when="up", note="") -> Kpi:
-    p = (count_pvalue(current, previous, days_current, days_previous)
-         if current is not None and previous is not None else None)
+def count_kpi(
+    key, label, current, previous, *, days_current, days_previous, good_when="up", note=""
+) -> Kpi:
+    p = (
+        count_pvalue(current, previous, days_current, days_previous)
+        if current is not None and previous is not None
+        else None
+    )
     return _make(key, label, "count", current, previous, p, COUNT_TEST, good_when, note)
 
 
@@ -114,8 +118,7 @@ def rate_kpi(key, label, x, n, x_prev, n_prev, *, good_when="up", note="") -> Kp
     return _make(key, label, "rate", value, previous, p, RATE_TEST, good_when, note)
 
 
-def plain_kpi(key, label, kind, value, previous, *, good_when="up", note="",
-              test=NO_TEST) -> Kpi:
+def plain_kpi(key, label, kind, value, previous, *, good_when="up", note="", test=NO_TEST) -> Kpi:
     return _make(key, label, kind, value, previous, None, test, good_when, note)
 
 
@@ -149,5 +152,5 @@ def sentence(k: Kpi, compare: str) -> str:
     text += f", {k.change_display} against {compare} ({k.previous_display})"
     if k.p_value is None:
         return text + "."
-    verdict = ("a statistically real change" if k.flag else "within normal variation")
+    verdict = "a statistically real change" if k.flag else "within normal variation"
     return text + f"; {verdict} (p = {k.p_value:.3g})."

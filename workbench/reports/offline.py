@@ -32,8 +32,9 @@ class OfflineRenderer(HtmlRenderer):
     def __init__(self, config: dict | None = None, height: int = 460):
         cfg = {"displaylogo": False, "responsive": True}
         cfg.update(config or {})
-        super().__init__(connected=False, full_html=False, global_init=False, config=cfg,
-                         include_plotlyjs=False)
+        super().__init__(
+            connected=False, full_html=False, global_init=False, config=cfg, include_plotlyjs=False
+        )
         self.height = height
         self.activated = False
 

@@ -33,7 +33,7 @@ TEMPLATE_NAME = "wb_report"
 CONFIG_ENV = "WORKBENCH_REPORT_CONFIG"
 WORK_DIR = "_work"
 KPI_SUFFIX = ".kpis.json"
-SIDE_TABLES = ("customers", "subscriptions", "campaigns", "feedback")
+SIDE_TABLES = ("customers", "subscriptions", "campaigns", "feedback", "annotations")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _ENV_LOCK = threading.Lock()
 
@@ -145,7 +145,7 @@ class _RedactingHandler:
         self.secrets: dict[str, list[str]] = {}
 
     def _real(self, path: str) -> str:
-        return path[len(self.PREFIX):]
+        return path[len(self.PREFIX) :]
 
     def read(self, path):
         return Path(self._real(path)).read_text(encoding="utf-8")
@@ -182,8 +182,7 @@ def parse_month(value, *, caller: str = "render_report", param: str = "month") -
     text = str(value).strip()
     if not _MONTH.match(text):
         raise BadParameterError(
-            f"{caller}: {param}={value!r} is not a month. Fix: write it as YYYY-MM, "
-            f"e.g. '2025-12'."
+            f"{caller}: {param}={value!r} is not a month. Fix: write it as YYYY-MM, e.g. '2025-12'."
         )
     return text
 
@@ -237,8 +236,14 @@ def data_end(data=None, *, schema=None, table=None, query=None) -> datetime:
     from ..schema import TS
     from ..sources import load_events
 
-    lf = load_events(str(data), schema=_event_schema(schema), table=table, query=query,
-                     on_invalid="drop", on_duplicates="keep")
+    lf = load_events(
+        str(data),
+        schema=_event_schema(schema),
+        table=table,
+        query=query,
+        on_invalid="drop",
+        on_duplicates="keep",
+    )
     return lf.select(pl.col(TS).max()).collect().item()
 
 
@@ -264,8 +269,7 @@ def _event_schema(schema) -> EventSchema:
 
 def _schema_dict(schema) -> dict:
     s = _event_schema(schema)
-    return {f.name: getattr(s, f.name) for f in fields(EventSchema)
-            if getattr(s, f.name) != f.name}
+    return {f.name: getattr(s, f.name) for f in fields(EventSchema) if getattr(s, f.name) != f.name}
 
 
 def _source(value, name: str, tmp: list[Path]) -> str | None:
@@ -394,16 +398,20 @@ def export_html(nb, *, title: str, secrets=()) -> tuple[str, dict]:
     nb.metadata["title"] = title
     for cell in nb.cells:  # stderr (warnings of third parties) stays in the debug notebook
         if "outputs" in cell:
-            cell.outputs = [o for o in cell.outputs
-                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
     c = Config()
     c.TagRemovePreprocessor.remove_cell_tags = {"parameters", "injected-parameters", "remove"}
     c.TagRemovePreprocessor.enabled = True
     c.HTMLExporter.exclude_input = True
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
-    exporter = HTMLExporter(config=c, template_name=TEMPLATE_NAME,
-                            extra_template_basedirs=[str(TEMPLATES_DIR)])
+    exporter = HTMLExporter(
+        config=c, template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)]
+    )
     exporter.template_file = f"{TEMPLATE_NAME}.html.j2"
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     body, _ = exporter.from_notebook_node(nb)
@@ -455,6 +463,7 @@ def render_report(
     subscriptions=None,
     campaigns=None,
     feedback=None,
+    annotations=None,
     out="reports",
     schema=None,
     churn_definition: str = "90d",
@@ -488,20 +497,24 @@ def render_report(
     try:
         sources = {"data": _source(data, "data", tmp_files)}
         if (table is not None or query is not None) and not (
-                isinstance(sources["data"], str) and "://" in sources["data"]):
+            isinstance(sources["data"], str) and "://" in sources["data"]
+        ):
             raise BadParameterError(
                 "render_report: table= and query= apply to a database URI in data=. Fix: drop "
                 "them, or pass data='postgresql://...' / 'duckdb:///...'."
             )
-        for name, value in zip(SIDE_TABLES, (customers, subscriptions, campaigns, feedback),
-                               strict=True):
+        for name, value in zip(
+            SIDE_TABLES, (customers, subscriptions, campaigns, feedback, annotations), strict=True
+        ):
             sources[name] = _source(value, name, tmp_files)
         if month is None:
-            month = latest_complete_month(data_end(sources["data"], schema=schema, table=table,
-                                                   query=query))
+            month = latest_complete_month(
+                data_end(sources["data"], schema=schema, table=table, query=query)
+            )
         month = parse_month(month)
-        compare = previous_month(month) if compare is None else parse_month(compare,
-                                                                            param="compare")
+        compare = (
+            previous_month(month) if compare is None else parse_month(compare, param="compare")
+        )
         if compare == month:
             raise BadParameterError(
                 f"render_report: compare={compare!r} is the report month itself. Fix: pass "
@@ -512,8 +525,11 @@ def render_report(
         work = out / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
         nb_path = (work / f"{month}.ipynb").resolve()
-        data_label = redact(str(data) if isinstance(data, str | Path) else
-                            ("sample data" if data is None else "in-memory frame"))
+        data_label = redact(
+            str(data)
+            if isinstance(data, str | Path)
+            else ("sample data" if data is None else "in-memory frame")
+        )
         parameters = {
             "month": month,
             "compare": compare,
@@ -542,9 +558,13 @@ def render_report(
             raise
         except Exception as exc:  # kernel death, timeout, missing kernel
             first = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise ReportError(redact(
-                f"report {month}: the notebook run stopped ({type(exc).__name__}: {first}). "
-                f"The executed notebook is kept at {nb_path}.", secrets)) from None
+            raise ReportError(
+                redact(
+                    f"report {month}: the notebook run stopped ({type(exc).__name__}: {first}). "
+                    f"The executed notebook is kept at {nb_path}.",
+                    secrets,
+                )
+            ) from None
         finally:
             _HANDLER.secrets.pop(str(nb_path), None)
 

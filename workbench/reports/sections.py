@@ -53,8 +53,18 @@ funnel = _section(sections_actions.funnel)
 definitions = sections_appendix.definitions
 data_quality = sections_appendix.data_quality
 
-ORDER = ("summary", "acquisition", "lifecycle", "churn", "drivers", "leaving", "winback",
-         "funnel", "definitions", "data_quality")
+ORDER = (
+    "summary",
+    "acquisition",
+    "lifecycle",
+    "churn",
+    "drivers",
+    "leaving",
+    "winback",
+    "funnel",
+    "definitions",
+    "data_quality",
+)
 
 
 def start(**params) -> ReportContext:

@@ -20,8 +20,10 @@ def definitions(ctx) -> Section:
     sec.heading("Parameters")
     sec.add(table(pl.DataFrame({"parameter": list(params), "value": list(params.values())})))
     sec.heading("Metrics")
-    rows = "".join(f"<dt><strong>{esc(name)}</strong></dt><dd>{esc(text)}</dd>"
-                   for name, text in ctx.definitions.items())
+    rows = "".join(
+        f"<dt><strong>{esc(name)}</strong></dt><dd>{esc(text)}</dd>"
+        for name, text in ctx.definitions.items()
+    )
     sec.add(f'<dl class="wb-definitions">{rows}</dl>')
     return sec
 
@@ -32,16 +34,23 @@ def data_quality(ctx) -> Section:
     rep = ctx.load_report
     if rep is not None:
         frame = rep.to_frame()
-        extra = pl.DataFrame({
-            "item": ["rows after the report month (not used here)", "rows used (up to the month)"],
-            "value": [f"{ctx.rows_after_month:,}", f"{ctx.events.height:,}"],
-        })
+        extra = pl.DataFrame(
+            {
+                "item": [
+                    "rows after the report month (not used here)",
+                    "rows used (up to the month)",
+                ],
+                "value": [f"{ctx.rows_after_month:,}", f"{ctx.events.height:,}"],
+            }
+        )
         sec.heading(f"Events ({esc(rep.source)})")
         sec.add(table(pl.concat([frame, extra]), max_rows=100))
         if rep.rejected:
-            sec.note("Rejected rows were left out of every analysis; the reasons above are the "
-                     "checks of wb.load_events (null keys, unparseable values, timestamps after "
-                     f"the load date {esc(rep.as_of)}).")
+            sec.note(
+                "Rejected rows were left out of every analysis; the reasons above are the "
+                "checks of wb.load_events (null keys, unparseable values, timestamps after "
+                f"the load date {esc(rep.as_of)})."
+            )
         else:
             sec.note("No row was rejected by the checks of wb.load_events.")
     sides = []
@@ -51,10 +60,14 @@ def data_quality(ctx) -> Section:
             sides.append((name, frame.height))
     if sides:
         sec.heading("Side tables (rows known by the month's end)")
-        sec.add(table(pl.DataFrame({"table": [s[0] for s in sides],
-                                    "rows": [s[1] for s in sides]})))
+        sec.add(
+            table(pl.DataFrame({"table": [s[0] for s in sides], "rows": [s[1] for s in sides]}))
+        )
     if ctx.load_notes:
         sec.heading("Notes from loading")
-        sec.add('<ul class="wb-bullets">' + "".join(f"<li>{esc(n)}</li>" for n in ctx.load_notes)
-                + "</ul>")
+        sec.add(
+            '<ul class="wb-bullets">'
+            + "".join(f"<li>{esc(n)}</li>" for n in ctx.load_notes)
+            + "</ul>"
+        )
     return sec

@@ -31,31 +31,44 @@ def churn_tables(ctx) -> dict:
     out = {}
     if has(churn, "churn_table"):
         out["inactivity"] = churn.churn_table(
-            ctx.events, inactivity=ctx.churn_definition, as_of=ctx.as_of,
-            customers=ctx.customers)
+            ctx.events, inactivity=ctx.churn_definition, as_of=ctx.as_of, customers=ctx.customers
+        )
         if ctx.subscriptions is not None and ctx.subscriptions.height:
             out["subscriptions"] = churn.churn_table(
-                subscriptions=ctx.subscriptions, as_of=ctx.as_of, customers=ctx.customers)
+                subscriptions=ctx.subscriptions, as_of=ctx.as_of, customers=ctx.customers
+            )
     ctx.cache["churn_tables"] = out
     return out
 
 
-def _curves_block(sec: Section, ctx, survival, tbl: pl.DataFrame, by: str | None,
-                  label: str) -> None:
+def _curves_block(
+    sec: Section, ctx, survival, tbl: pl.DataFrame, by: str | None, label: str
+) -> None:
     curves = survival.churn_curves(tbl, by=by)
     sec.add(figure_of(curves))
     summary = curves.summary
-    keep = [c for c in ([by] if by else []) + ["customers", "churned", "median_days",
-                                                 "rmst_days"] if c in summary.columns]
-    sec.add(table(summary.select(keep), labels={
-        "median_days": "median lifetime (days)", "rmst_days":
-        f"mean days retained within {curves.params.get('rmst_horizon', 365):.0f}"}))
+    keep = [
+        c
+        for c in ([by] if by else []) + ["customers", "churned", "median_days", "rmst_days"]
+        if c in summary.columns
+    ]
+    sec.add(
+        table(
+            summary.select(keep),
+            labels={
+                "median_days": "median lifetime (days)",
+                "rmst_days": f"mean days retained within {curves.params.get('rmst_horizon', 365):.0f}",
+            },
+        )
+    )
     if by and summary.height > 1:
         test = curves.compare(pairwise=False).row(0, named=True)
-        verdict = ("differ" if test["p_value"] < 0.05 else "do not differ detectably")
-        sec.text(f"{esc(label)}: the survival curves by {esc(by)} {verdict} (log-rank "
-                 f"chi-square {test['statistic']:.2f}, df {test['df']}, p = "
-                 f"{test['p_value']:.3g}).")
+        verdict = "differ" if test["p_value"] < 0.05 else "do not differ detectably"
+        sec.text(
+            f"{esc(label)}: the survival curves by {esc(by)} {verdict} (log-rank "
+            f"chi-square {test['statistic']:.2f}, df {test['df']}, p = "
+            f"{test['p_value']:.3g})."
+        )
     ctx.define("Survival curve (Kaplan-Meier)", survival.KM_DEFINITION, curves.params)
     if hasattr(survival, "LOGRANK_DEFINITION"):
         ctx.define("Log-rank test", survival.LOGRANK_DEFINITION)
@@ -106,8 +119,11 @@ def drivers(ctx) -> Section | None:
     """What goes with staying: Cox hazard ratios, early actions, a churn-propensity model."""
     activation, propensity = optional("activation"), optional("propensity")
     cox = optional("survival_drivers")
-    if not (has(activation, "activation_effect") or has(propensity, "churn_propensity")
-            or has(cox, "churn_drivers")):
+    if not (
+        has(activation, "activation_effect")
+        or has(propensity, "churn_propensity")
+        or has(cox, "churn_drivers")
+    ):
         return None
     sec = Section("drivers", "Drivers of retention")
     with notes_of(sec):
@@ -121,46 +137,139 @@ def drivers(ctx) -> Section | None:
             res = cox.churn_drivers(tbl, covariates=covs)
             sec.heading(f"What shortens customer lifetimes: Cox regression of {kind}")
             sec.add(figure_of(res))
-            cols = [c for c in ("covariate", "hazard_ratio", "ci_low", "ci_high", "p_value")
-                    if c in res.table.columns]
+            cols = [
+                c
+                for c in ("covariate", "hazard_ratio", "ci_low", "ci_high", "p_value")
+                if c in res.table.columns
+            ]
             sec.add(table(res.table.select(cols)))
             ref = res.params.get("reference") or {}
             if ref:
-                sec.note("Reference levels: " + ", ".join(
-                    f"{esc(k)} = {esc(v)}" for k, v in ref.items()) + ".")
+                sec.note(
+                    "Reference levels: "
+                    + ", ".join(f"{esc(k)} = {esc(v)}" for k, v in ref.items())
+                    + "."
+                )
             ctx.define("Churn drivers (Cox regression)", cox.COX_DEFINITION, res.params)
+        _business_events(sec, ctx)
         if has(activation, "activation_effect"):
             eff = activation.activation_effect(ctx.events, as_of=ctx.as_of)
             if eff.table.height:
                 sec.heading("Early actions and later retention (association, not cause)")
                 sec.add(figure_of(eff))
-                cols = [c for c in ("action", "n_did", "n_not", "retention_did", "retention_not",
-                                    "lift", "lift_ci_low", "lift_ci_high", "p_adjusted",
-                                    "significant") if c in eff.table.columns]
-                sec.add(table(eff.table.select(cols), formats={
-                    "retention_did": "pct", "retention_not": "pct", "lift": "pct",
-                    "lift_ci_low": "pct", "lift_ci_high": "pct"}))
+                cols = [
+                    c
+                    for c in (
+                        "action",
+                        "n_did",
+                        "n_not",
+                        "retention_did",
+                        "retention_not",
+                        "lift",
+                        "lift_ci_low",
+                        "lift_ci_high",
+                        "p_adjusted",
+                        "significant",
+                    )
+                    if c in eff.table.columns
+                ]
+                sec.add(
+                    table(
+                        eff.table.select(cols),
+                        formats={
+                            "retention_did": "pct",
+                            "retention_not": "pct",
+                            "lift": "pct",
+                            "lift_ci_low": "pct",
+                            "lift_ci_high": "pct",
+                        },
+                    )
+                )
                 ctx.define("Activation effect", activation.ACTIVATION_DEFINITION, eff.params)
         if has(propensity, "churn_propensity"):
             cutoff = ctx.as_of - timedelta(days=_gap_days(ctx))
             model = propensity.churn_propensity(
-                ctx.events, cutoff=cutoff, horizon=ctx.churn_definition,
-                customers=ctx.customers)
+                ctx.events, cutoff=cutoff, horizon=ctx.churn_definition, customers=ctx.customers
+            )
             sec.heading("Churn propensity model: what predicts leaving")
             coef = model.coefficients.filter(pl.col("term") != "intercept")
             if "z" in coef.columns:
                 coef = coef.sort(pl.col("z").abs(), descending=True)
-            cols = [c for c in ("term", "ratio", "ci_low", "ci_high", "z", "p_value",
-                                "ratio_kind") if c in coef.columns]
-            sec.add(table(coef.select(cols), max_rows=12, labels={
-                "ratio": "odds/hazard ratio", "ci_low": "coef ci_low", "ci_high": "coef ci_high"}))
+            cols = [
+                c
+                for c in ("term", "ratio", "ci_low", "ci_high", "z", "p_value", "ratio_kind")
+                if c in coef.columns
+            ]
+            sec.add(
+                table(
+                    coef.select(cols),
+                    max_rows=12,
+                    labels={
+                        "ratio": "odds/hazard ratio",
+                        "ci_low": "coef ci_low",
+                        "ci_high": "coef ci_high",
+                    },
+                )
+            )
             if getattr(model, "auc", None) is not None:
-                sec.text(f"Holdout AUC {model.auc:.3f} (0.5 = no better than chance). Features "
-                         f"are measured at {cutoff:%Y-%m-%d}; churn = no activity in the "
-                         f"following {esc(ctx.churn_definition)}.")
-            ctx.define("Churn propensity", propensity.PROPENSITY_DEFINITION,
-                       getattr(model, "params", None))
+                sec.text(
+                    f"Holdout AUC {model.auc:.3f} (0.5 = no better than chance). Features "
+                    f"are measured at {cutoff:%Y-%m-%d}; churn = no activity in the "
+                    f"following {esc(ctx.churn_definition)}."
+                )
+            ctx.define(
+                "Churn propensity", propensity.PROPENSITY_DEFINITION, getattr(model, "params", None)
+            )
     return sec if len(sec.parts) else None
+
+
+def _business_events(sec: Section, ctx) -> None:
+    """Before/after churn tests around each annotated business event (wb.event_impact)."""
+    impact = optional("impact")
+    ann = ctx.annotations
+    if not has(impact, "event_impact") or ann is None or not ann.height:
+        return
+    ann = ann.filter(pl.col("start") <= ctx.as_of.date())
+    if not ann.height:
+        return
+    source = (
+        {"subscriptions": ctx.subscriptions}
+        if ctx.subscriptions is not None and ctx.subscriptions.height
+        else {"churn": ctx.churn_definition}
+    )
+    rows, verdicts = [], []
+    for event in ann.iter_rows(named=True):
+        res = impact.event_impact(
+            ctx.events,
+            annotation=event,
+            customers=ctx.customers,
+            annotations=ctx.annotations,
+            as_of=ctx.as_of,
+            **source,
+        )
+        rows.append(res.table)
+        if res.verdict:
+            verdicts.append(esc(res.verdict))
+    sec.heading("Business events: did churn change afterwards?")
+    sec.add('<ul class="wb-bullets">' + "".join(f"<li>{v}</li>" for v in verdicts) + "</ul>")
+    found = pl.concat(rows, how="diagonal_relaxed")
+    cols = [
+        c
+        for c in (
+            "label",
+            "start",
+            "comparison",
+            "group",
+            "measure",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "p_value",
+        )
+        if c in found.columns
+    ]
+    sec.add(table(found.select(cols)))
+    ctx.define("Business event impact", impact.EVENT_IMPACT_DEFINITION, res.params)
 
 
 def leaving(ctx) -> Section | None:
@@ -172,27 +281,47 @@ def leaving(ctx) -> Section | None:
     cutoff = ctx.as_of - timedelta(days=_gap_days(ctx))
     with notes_of(sec):
         dep = patterns.departed_patterns(
-            ctx.events, cutoff=cutoff, horizon=ctx.churn_definition, customers=ctx.customers,
-            subscriptions=ctx.subscriptions, annotations=ctx.annotations)
+            ctx.events,
+            cutoff=cutoff,
+            horizon=ctx.churn_definition,
+            customers=ctx.customers,
+            subscriptions=ctx.subscriptions,
+            annotations=ctx.annotations,
+        )
         p = dep.params
         sec.heading("How departed customers differed from those who stayed")
-        sec.text(f"Customers active before {cutoff:%Y-%m-%d}, followed for "
-                 f"{esc(ctx.churn_definition)}: {p.get('n_churned', 0):,} left, "
-                 f"{p.get('n_retained', 0):,} stayed.")
+        sec.text(
+            f"Customers active before {cutoff:%Y-%m-%d}, followed for "
+            f"{esc(ctx.churn_definition)}: {p.get('n_churned', 0):,} left, "
+            f"{p.get('n_retained', 0):,} stayed."
+        )
         sec.add(figure_of(dep))
-        cols = [c for c in ("feature", "kind", "test", "effect", "effect_size", "p_adjusted",
-                            "significant") if c in dep.table.columns]
+        cols = [
+            c
+            for c in (
+                "feature",
+                "kind",
+                "test",
+                "effect",
+                "effect_size",
+                "p_adjusted",
+                "significant",
+            )
+            if c in dep.table.columns
+        ]
         sec.add(table(dep.table.select(cols), max_rows=12))
         ctx.define("Departed-customer patterns", patterns.PATTERNS_DEFINITION, dep.params)
         if has(patterns, "problem_segments") and ctx.customers is not None:
-            seg = patterns.problem_segments(ctx.events, cutoff=cutoff, customers=ctx.customers,
-                                            horizon=ctx.churn_definition)
+            seg = patterns.problem_segments(
+                ctx.events, cutoff=cutoff, customers=ctx.customers, horizon=ctx.churn_definition
+            )
             sec.heading("Problem segments: churn above the base rate")
             sig = seg.significant if hasattr(seg, "significant") else seg.table
             base = seg.params.get("base_rate")
             if base is not None:
-                sec.text(f"Base churn rate {base:.1%}; {sig.height} segment(s) churn "
-                         f"significantly more.")
+                sec.text(
+                    f"Base churn rate {base:.1%}; {sig.height} segment(s) churn significantly more."
+                )
             sec.add(table(sig if sig.height else seg.table, max_rows=12))
             ctx.define("Problem segments", patterns.PROBLEM_SEGMENTS_DEFINITION, seg.params)
         if has(patterns, "churn_reasons") and ctx.feedback is not None and ctx.feedback.height:
@@ -202,7 +331,9 @@ def leaving(ctx) -> Section | None:
             sec.add(figure_of(reasons))
             if reasons.test:
                 t = reasons.test
-                sec.text(f"Reasons by {esc(by)}: chi-square {t['statistic']:.2f}, df "
-                         f"{t['dof']}, p = {t['p_value']:.3g}.")
+                sec.text(
+                    f"Reasons by {esc(by)}: chi-square {t['statistic']:.2f}, df "
+                    f"{t['dof']}, p = {t['p_value']:.3g}."
+                )
             ctx.define("Churn reasons", patterns.REASONS_DEFINITION, reasons.params)
     return sec

@@ -1,0 +1,52 @@
+"""Run one measured call in a fresh child process: wall time, CPU time and peak memory.
+
+A child per measurement gives each contender its own peak resident-set size, without tracing
+overhead on either side. Children are spawned (not forked: polars' thread pool does not survive
+a fork), so `setup` and `run` must be top-level functions of an importable module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Measured:
+    result: object
+    wall: float
+    cpu: float
+    peak_mb: float
+
+    def __str__(self) -> str:
+        return f"{self.wall:8.2f} s wall {self.cpu:8.2f} s CPU {self.peak_mb:7.0f} MB peak"
+
+    def ratio(self, other: Measured) -> str:
+        """How many times slower self is than other (wall, CPU)."""
+        return f"{self.wall / other.wall:6.1f}x wall, {self.cpu / other.cpu:6.1f}x CPU"
+
+
+def _child(setup, run, args, conn) -> None:
+    data = setup(*args)
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    c0, t0 = time.process_time(), time.perf_counter()
+    result = run(data)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # Growth of the high-water mark over the size with the input loaded (MB).
+    peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
+    conn.send((result, wall, cpu, peak))
+    conn.close()
+
+
+def measure(setup, run, *args) -> Measured:
+    """run(setup(*args)) in a spawned child, timing only `run`; the result must pickle."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(setup, run, args, child))
+    proc.start()
+    child.close()
+    result, wall, cpu, peak = parent.recv()
+    proc.join()
+    return Measured(result, wall, cpu, peak)

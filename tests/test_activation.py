@@ -160,7 +160,9 @@ def test_simulated_action_found_and_oracles():
         multipletests(t["p_value"].to_numpy(), method="fdr_bh")[1]
     )
     assert t["rank"].to_list() == list(range(1, t.height + 1))
-    assert t["lift"].to_list() == sorted(t["lift"].to_list(), reverse=True)
+    # Ranked by evidence: significant first, then adjusted p-value.
+    key = list(zip((~t["significant"]).to_list(), t["p_adjusted"].to_list(), strict=True))
+    assert key == sorted(key)
     assert t.filter(pl.col("action") != "good")["significant"].sum() <= 1
 
 

@@ -102,8 +102,10 @@ def activation_effect(
     events; actions that all or none of the customers did are skipped). `outcome`: when a
     customer counts as retained (see `parse_outcome`): a `return_event` in that window after
     their start. Customers whose windows have not ended by `as_of` (default: the last event)
-    are left out. Rows are ranked by lift; `significant` marks a Benjamini-Hochberg adjusted
-    p-value below `alpha`. This is an association: doers differ from non-doers in other ways.
+    are left out. Rows are ranked by the strength of evidence: significant actions first, then
+    by adjusted p-value, then by the size of the lift (so a tiny group with a large but noisy lift
+    does not top the list); `significant` marks a Benjamini-Hochberg adjusted p-value below
+    `alpha`. This is an association: doers differ from non-doers in other ways.
     """
     caller = "activation_effect"
     ev = canonical(events, schema=schema, caller=caller)
@@ -243,7 +245,11 @@ def _table(counts: pl.DataFrame, n_all, x_all, level, alpha, test) -> pl.DataFra
     )
     out = out.with_columns(
         (pl.col("p_adjusted") < alpha).fill_null(False).alias("significant")
-    ).sort("lift", descending=True, nulls_last=True)
+    ).sort(
+        [pl.col("significant"), pl.col("p_adjusted"), pl.col("lift").abs()],
+        descending=[True, False, True],
+        nulls_last=True,
+    )
     return out.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
 
 

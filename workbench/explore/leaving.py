@@ -228,7 +228,7 @@ class LeavingExplorer(Explorer):
         args = self.arguments()
         self.log.record(
             row,
-            segment=None if segment is None else where,
+            segment=where,
             cutoff=args["cutoff"],
             horizon=args["horizon"],
             active_within=args["active_within"],

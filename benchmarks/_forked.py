@@ -28,20 +28,35 @@ class Measured:
         return f"{self.wall / other.wall:6.1f}x wall, {self.cpu / other.cpu:6.1f}x CPU"
 
 
+def _head(data, n: int = 2000):
+    """The data with every frame cut to its first rows (for a warm-up call)."""
+    items = data if isinstance(data, tuple) else (data,)
+    cut = tuple(x.head(n) if hasattr(x, "head") else x for x in items)
+    return cut if isinstance(data, tuple) else cut[0]
+
+
 def _child(setup, run, args, conn) -> None:
     data = setup(*args)
+    run(_head(data))  # warm-up on a slice: one-time imports and initialisation are not timed
     start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    c0, t0 = time.process_time(), time.perf_counter()
-    result = run(data)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    best = None
+    for attempt in range(2):  # a second run when the first is short: the best of two is steadier
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = run(data)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if best is None or wall < best[1]:
+            best = (result, wall, cpu)
+        if attempt == 0 and wall > 5.0:
+            break
     # Growth of the high-water mark over the size with the input loaded (MB).
     peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
-    conn.send((result, wall, cpu, peak))
+    conn.send((*best, peak))
     conn.close()
 
 
 def measure(setup, run, *args) -> Measured:
-    """run(setup(*args)) in a spawned child, timing only `run`; the result must pickle."""
+    """run(setup(*args)) in a spawned child, timing only `run`: after a warm-up call on the
+    first rows, the faster of two runs (one run when it takes over 5 s). The result must pickle."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(setup, run, args, child))

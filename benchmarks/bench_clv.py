@@ -92,8 +92,12 @@ def fit_lifetimes(args):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=float, default=1e6, help="customers for the workbench")
-    parser.add_argument("--lifetimes-n", type=float, default=1e5,
-                        help="customers for the side-by-side with lifetimes")
+    parser.add_argument(
+        "--lifetimes-n",
+        type=float,
+        default=1e5,
+        help="customers for the side-by-side with lifetimes",
+    )
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     args = parser.parse_args()
     n, n_lt = int(args.n), int(args.lifetimes_n)
@@ -112,10 +116,15 @@ def main() -> None:
         print(f"  workbench {n:>9,} customers ({big.result[1]:,} distinct rows): {big}")
         print(f"  workbench {n_lt:>9,} customers: {ours}")
         print(f"  lifetimes {n_lt:>9,} customers: {theirs}")
-        print(f"  -> lifetimes / workbench at {n_lt:,}: {theirs.ratio(ours)}; "
-              f"largest relative difference of the estimates {np.max(np.abs(est / ref - 1)):.1e}")
-        print("  estimates at {:,}: {}".format(
-            n, ", ".join(f"{k}={v:.4f}" for k, v in big.result[0].items())))
+        print(
+            f"  -> lifetimes / workbench at {n_lt:,}: {theirs.ratio(ours)}; "
+            f"largest relative difference of the estimates {np.max(np.abs(est / ref - 1)):.1e}"
+        )
+        print(
+            "  estimates at {:,}: {}".format(
+                n, ", ".join(f"{k}={v:.4f}" for k, v in big.result[0].items())
+            )
+        )
 
 
 if __name__ == "__main__":

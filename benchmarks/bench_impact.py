@@ -49,21 +49,30 @@ def generate(n: int, seed: int = 0) -> Path:
     e0, e1, m = EVENT_DAY, EVENT_DAY + EFFECT_DAYS, 2.0
     pre = np.clip(e0 - start, 0, None)
     inside = np.clip(e1 - np.maximum(start, e0), 0, None) * m
-    end = np.where(need <= pre, start + need, np.where(
-        need - pre <= inside, np.maximum(start, e0) + (need - pre) / m,
-        np.maximum(start, e1) + (need - pre - inside)))
+    end = np.where(
+        need <= pre,
+        start + need,
+        np.where(
+            need - pre <= inside,
+            np.maximum(start, e0) + (need - pre) / m,
+            np.maximum(start, e1) + (need - pre - inside),
+        ),
+    )
     k = np.maximum(np.ceil((np.minimum(end, HORIZON) - start) / 30).astype(int), 1)
     cid = np.repeat(np.arange(n), k)
     ps = start[cid] + 30 * (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k))
     ok = ps <= HORIZON
     t0 = np.datetime64("2024-01-01T00:00:00", "us")
     us = (ps[ok] * 86_400e6).astype("int64")
-    pl.DataFrame({
-        "customer_id": cid[ok].astype(np.int64),
-        "period_start": pl.Series(t0 + us.astype("timedelta64[us]")),
-        "period_end": pl.Series(t0 + (us + 30 * 86_400_000_000).astype("timedelta64[us]")),
-    }).with_columns(pl.col("period_start", "period_end").dt.replace_time_zone("UTC")).write_parquet(
-        path)
+    pl.DataFrame(
+        {
+            "customer_id": cid[ok].astype(np.int64),
+            "period_start": pl.Series(t0 + us.astype("timedelta64[us]")),
+            "period_end": pl.Series(t0 + (us + 30 * 86_400_000_000).astype("timedelta64[us]")),
+        }
+    ).with_columns(pl.col("period_start", "period_end").dt.replace_time_zone("UTC")).write_parquet(
+        path
+    )
     return path
 
 
@@ -75,16 +84,24 @@ def run(engine: str, path: Path) -> dict:
     as_of = T0 + timedelta(days=HORIZON)
     t = time.perf_counter()
     if engine == "renewal":
-        row = wb.event_impact(annotation=event.isoformat(), subscriptions=subs,
-                              window=f"{EFFECT_DAYS}d", before=f"{BEFORE_DAYS}d",
-                              as_of=as_of).table.row(0, named=True)
+        row = wb.event_impact(
+            annotation=event.isoformat(),
+            subscriptions=subs,
+            window=f"{EFFECT_DAYS}d",
+            before=f"{BEFORE_DAYS}d",
+            as_of=as_of,
+        ).table.row(0, named=True)
         est = row["estimate"]
     else:
         tbl = wb.churn_table(subscriptions=subs, episodes=True, as_of=as_of)
         if engine == "exact":
-            est = wb.event_impact(annotation=event.isoformat(), churn=tbl,
-                                  window=f"{EFFECT_DAYS}d", before=f"{BEFORE_DAYS}d",
-                                  as_of=as_of).table.row(0, named=True)["estimate"]
+            est = wb.event_impact(
+                annotation=event.isoformat(),
+                churn=tbl,
+                window=f"{EFFECT_DAYS}d",
+                before=f"{BEFORE_DAYS}d",
+                as_of=as_of,
+            ).table.row(0, named=True)["estimate"]
         else:
             est = _cox(tbl, event)
     seconds = time.perf_counter() - t
@@ -102,23 +119,31 @@ def _cox(tbl: pl.DataFrame, event: date) -> float:
     s = tbl.select(
         pl.int_range(pl.len()).alias("id"),
         pl.col("start").cast(pl.Int64).alias("s"),
-        pl.when(pl.col("churned")).then(pl.col("churn_date").cast(pl.Int64))
-        .otherwise(pl.col("start").cast(pl.Int64) + pl.col("duration_days")).alias("e"),
+        pl.when(pl.col("churned"))
+        .then(pl.col("churn_date").cast(pl.Int64))
+        .otherwise(pl.col("start").cast(pl.Int64) + pl.col("duration_days"))
+        .alias("e"),
         pl.col("churned"),
     ).filter((pl.col("e") > lo) & (pl.col("s") < hi))
     parts = []
     for a, b, flag in ((lo, st, 0), (st, hi, 1)):
         p0 = pl.max_horizontal(pl.col("s"), pl.lit(a))
         p1 = pl.min_horizontal(pl.col("e"), pl.lit(b))
-        parts.append(s.filter(p1 > p0).select(
-            "id", (p0 - pl.col("s")).alias("t0"), (p1 - pl.col("s")).alias("t1"),
-            pl.lit(flag).alias("after"),
-            (pl.col("churned") & (pl.col("e") == p1) & (pl.col("e") <= b)).alias("event")))
+        parts.append(
+            s.filter(p1 > p0).select(
+                "id",
+                (p0 - pl.col("s")).alias("t0"),
+                (p1 - pl.col("s")).alias("t1"),
+                pl.lit(flag).alias("after"),
+                (pl.col("churned") & (pl.col("e") == p1) & (pl.col("e") <= b)).alias("event"),
+            )
+        )
     episodes = pl.concat(parts).to_pandas()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ctv = CoxTimeVaryingFitter().fit(episodes, id_col="id", start_col="t0", stop_col="t1",
-                                          event_col="event")
+        ctv = CoxTimeVaryingFitter().fit(
+            episodes, id_col="id", start_col="t0", stop_col="t1", event_col="event"
+        )
     return float(np.exp(ctv.params_["after"]))
 
 
@@ -135,15 +160,23 @@ def main() -> None:
     print(f"{args.customers:,} subscribers, {rows:,} paid periods; simulated hazard ratio 2.0")
     out = {}
     for engine in ("renewal", "exact", "lifelines"):
-        res = subprocess.run([sys.executable, __file__, "--customers", str(args.customers),
-                              "--engine", engine], capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, __file__, "--customers", str(args.customers), "--engine", engine],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out[engine] = json.loads(res.stdout.strip().splitlines()[-1])
         r = out[engine]
-        print(f"{engine:>10}: {r['seconds']:7.2f} s  estimate {r['estimate']:.3f}  "
-              f"peak {r['peak_mb']:,.0f} MB")
+        print(
+            f"{engine:>10}: {r['seconds']:7.2f} s  estimate {r['estimate']:.3f}  "
+            f"peak {r['peak_mb']:,.0f} MB"
+        )
     ratio = out["lifelines"]["seconds"] / out["exact"]["seconds"]
     gap = abs(np.log(out["exact"]["estimate"] / out["lifelines"]["estimate"]))
-    print(f"lifelines / workbench exact days: {ratio:.1f}x time; |log ratio| of estimates {gap:.3f}")
+    print(
+        f"lifelines / workbench exact days: {ratio:.1f}x time; |log ratio| of estimates {gap:.3f}"
+    )
     assert gap < 0.05, "exact-days estimate and Cox disagree"
 
 

@@ -79,7 +79,12 @@ def lt_holdout(args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return calibration_and_holdout_data(
-            events, "customer_id", "ts", CAL_END, freq="D", freq_multiplier=mult,
+            events,
+            "customer_id",
+            "ts",
+            CAL_END,
+            freq="D",
+            freq_multiplier=mult,
             monetary_value_col="amount",
         )
 
@@ -91,7 +96,11 @@ def lt_summary(args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return summary_data_from_transaction_data(
-            events, "customer_id", "ts", freq="D", freq_multiplier=mult,
+            events,
+            "customer_id",
+            "ts",
+            freq="D",
+            freq_multiplier=mult,
             monetary_value_col="amount",
         )
 
@@ -128,7 +137,9 @@ def run(n: int, with_lifetimes: bool, with_holdout: bool, unit: str, mult: int) 
     DATA.mkdir(exist_ok=True)
     if not _path(n).exists():
         make_events(n).write_parquet(_path(n))
-    print(f"\n== {n:,} events, {pl.scan_parquet(_path(n)).select(pl.col('customer_id').n_unique()).collect().item():,} customers ==")
+    print(
+        f"\n== {n:,} events, {pl.scan_parquet(_path(n)).select(pl.col('customer_id').n_unique()).collect().item():,} customers =="
+    )
     cases = [("summary", wb_summary, lt_summary, False)]
     if with_holdout:
         cases.insert(0, ("calibration+holdout", wb_holdout, lt_holdout, True))
@@ -148,10 +159,18 @@ def run(n: int, with_lifetimes: bool, with_holdout: bool, unit: str, mult: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6])
-    parser.add_argument("--lifetimes-max", type=float, default=1e6,
-                        help="largest size at which lifetimes is also run")
-    parser.add_argument("--skip-holdout-above", type=float, default=float("inf"),
-                        help="leave out the calibration/holdout case above this size")
+    parser.add_argument(
+        "--lifetimes-max",
+        type=float,
+        default=1e6,
+        help="largest size at which lifetimes is also run",
+    )
+    parser.add_argument(
+        "--skip-holdout-above",
+        type=float,
+        default=float("inf"),
+        help="leave out the calibration/holdout case above this size",
+    )
     parser.add_argument("--weeks", action="store_true", help="time in weeks (days / 7)")
     args = parser.parse_args()
     unit, mult = ("W", 7) if args.weeks else ("D", 1)

@@ -208,3 +208,77 @@ def test_public_names_are_exported():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert wb.ANNOTATIONS_DEFINITION.startswith("Annotations:")
+
+
+# -- time-based builders accept annotations ------------------------------------------------------
+
+
+def test_lifecycle_and_retention_rate_figures_draw_annotations():
+    from workbench.plots.cohorts import plot_lifecycle, plot_retention_rate
+
+    months = [date(2025, m, 1) for m in (1, 2, 3, 4)]
+    life = pl.DataFrame(
+        {
+            "period_start": months,
+            "new": [5, 6, 7, 8],
+            "returning": [3, 4, 5, 6],
+            "resurrected": [0, 1, 1, 2],
+            "dormant": [0, -2, -3, -3],
+            "active": [8, 11, 13, 16],
+            "quick_ratio": [None, 3.5, 2.7, 3.3],
+            "complete": [True] * 4,
+        }
+    )
+    plain = plot_lifecycle(life)
+    fig = plot_lifecycle(life, annotations=pl.DataFrame(RAW))
+    assert len(plain.layout.shapes) == 0
+    assert [a.text for a in fig.layout.annotations] == ["Price change"]  # the others are later
+    assert len(fig.data) == len(plain.data)
+    crr = pl.DataFrame(
+        {
+            "period_start": months,
+            "start_customers": [10, 12, 13, 15],
+            "end_customers": [12, 13, 15, 16],
+            "new": [4, 3, 4, 3],
+            "retained": [8, 10, 11, 13],
+            "reactivated": [0, 0, 0, 0],
+            "churned": [2, 2, 2, 2],
+            "crr": [0.8, 0.83, 0.85, 0.87],
+            "churn_rate": [0.2, 0.17, 0.15, 0.13],
+            "ci_low": [0.5, 0.55, 0.6, 0.62],
+            "ci_high": [0.95, 0.95, 0.96, 0.96],
+        }
+    )
+    fig = plot_retention_rate(
+        crr, annotations={"start": "2025-02-10", "end": "2025-02-20", "label": "outage"}
+    )
+    assert [s.type for s in fig.layout.shapes] == ["rect"]
+
+
+def test_channel_trends_draw_annotations_on_both_panels():
+    from types import SimpleNamespace
+
+    from workbench.plots.campaigns import channel_trends
+
+    cohorts = [date(2025, m, 1) for m in (1, 2, 3, 4)]
+    table = pl.DataFrame(
+        {
+            "channel": ["organic"] * 4,
+            "cohort": cohorts,
+            "customers": [10, 12, 9, 11],
+            "retained": [5, 6, 4, 5],
+            "retention": [0.5, 0.5, 0.44, 0.45],
+            "ci_low": [0.2] * 4,
+            "ci_high": [0.8] * 4,
+            "mature": [True] * 4,
+            "trend": [0.5] * 4,
+        }
+    )
+    result = SimpleNamespace(
+        table=table,
+        summary=pl.DataFrame({"channel": ["organic"], "flagged": [False]}),
+        params={"by": "channel", "period": "month", "horizon": 1},
+    )
+    fig = channel_trends(result, annotations={"start": "2025-03-01", "label": "price"})
+    assert sorted(s.xref for s in fig.layout.shapes) == ["x", "x2"]
+    assert [a.text for a in fig.layout.annotations] == ["price"]

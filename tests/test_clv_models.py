@@ -147,8 +147,12 @@ def test_summary_frame(bgnbd):
 
 
 def test_not_fitted_errors():
-    for model in (wb.models.BetaGeoNBD(), wb.models.ParetoNBD(), wb.models.GammaGamma(),
-                  wb.models.BetaGeoBetaBinom()):
+    for model in (
+        wb.models.BetaGeoNBD(),
+        wb.models.ParetoNBD(),
+        wb.models.GammaGamma(),
+        wb.models.BetaGeoBetaBinom(),
+    ):
         with pytest.raises(NotFittedError, match="not fitted"):
             _ = model.summary
     with pytest.raises(NotFittedError, match=r"call \.fit"):
@@ -219,10 +223,13 @@ def test_pareto_weighted_rows_give_the_same_fit(cdnow, pareto):
 # -- simulation recovery ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("truth", [
-    {"r": 0.5, "alpha": 6.0, "a": 0.8, "b": 2.5},
-    {"r": 1.5, "alpha": 20.0, "a": 0.3, "b": 4.0},
-])
+@pytest.mark.parametrize(
+    "truth",
+    [
+        {"r": 0.5, "alpha": 6.0, "a": 0.8, "b": 2.5},
+        {"r": 1.5, "alpha": 20.0, "a": 0.3, "b": 4.0},
+    ],
+)
 def test_bgnbd_recovers_simulated_parameters(truth):
     rng = np.random.default_rng(7)
     T = rng.uniform(30, 60, size=20_000)
@@ -274,8 +281,11 @@ def test_predictions_equal_lifetimes_formulas(cdnow, bgnbd, pareto):
     cases = [
         (bgnbd, lifetimes.BetaGeoFitter, ("r", "alpha", "a", "b")),
         (pareto, lifetimes.ParetoNBDFitter, ("r", "alpha", "s", "beta")),
-        (wb.models.ModifiedBetaGeoNBD().fit(cdnow), lifetimes.ModifiedBetaGeoFitter,
-         ("r", "alpha", "a", "b")),
+        (
+            wb.models.ModifiedBetaGeoNBD().fit(cdnow),
+            lifetimes.ModifiedBetaGeoFitter,
+            ("r", "alpha", "a", "b"),
+        ),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -283,7 +293,8 @@ def test_predictions_equal_lifetimes_formulas(cdnow, bgnbd, pareto):
             theirs = _lifetimes_model(cls, ours.params_, names)
             np.testing.assert_allclose(
                 ours.conditional_probability_alive(x, tx, T),
-                theirs.conditional_probability_alive(x, tx, T), rtol=1e-10,
+                theirs.conditional_probability_alive(x, tx, T),
+                rtol=1e-10,
             )
             np.testing.assert_allclose(
                 ours.conditional_expected_number_of_purchases_up_to_time(39, x, tx, T),
@@ -293,7 +304,8 @@ def test_predictions_equal_lifetimes_formulas(cdnow, bgnbd, pareto):
             t = np.array([1.0, 10.0, 52.0, 78.0])
             np.testing.assert_allclose(
                 ours.expected_number_of_purchases_up_to_time(t),
-                theirs.expected_number_of_purchases_up_to_time(t), rtol=1e-10,
+                theirs.expected_number_of_purchases_up_to_time(t),
+                rtol=1e-10,
             )
 
 
@@ -310,11 +322,13 @@ def test_bgbb_predictions_equal_lifetimes_formulas():
         warnings.simplefilter("ignore")
         np.testing.assert_allclose(
             ours.conditional_probability_alive(x, tx, n, m_periods_in_future=2),
-            theirs.conditional_probability_alive(2, x, tx, n), rtol=1e-9,
+            theirs.conditional_probability_alive(2, x, tx, n),
+            rtol=1e-9,
         )
         np.testing.assert_allclose(
             ours.conditional_expected_number_of_purchases_up_to_time(5, x, tx, n),
-            theirs.conditional_expected_number_of_purchases_up_to_time(5, x, tx, n), rtol=1e-9,
+            theirs.conditional_expected_number_of_purchases_up_to_time(5, x, tx, n),
+            rtol=1e-9,
         )
     # E[X(n)] of a new donor equals the conditional expectation of a donor with no history.
     assert ours.expected_number_of_purchases_up_to_time(6) == pytest.approx(
@@ -341,8 +355,14 @@ def test_clv_equals_lifetimes(cdnow, bgnbd, gamma_gamma):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = gg.customer_lifetime_value(
-            bg, pdf["frequency"], pdf["recency"], pdf["T"], pdf["monetary_value"], time=12,
-            discount_rate=0.01, freq="W",
+            bg,
+            pdf["frequency"],
+            pdf["recency"],
+            pdf["T"],
+            pdf["monetary_value"],
+            time=12,
+            discount_rate=0.01,
+            freq="W",
         )
     np.testing.assert_allclose(ours["clv"].to_numpy(), theirs.to_numpy(), rtol=1e-9)
     with pytest.raises(BadParameterError, match="time_unit='year'"):
@@ -364,9 +384,7 @@ def test_scalar_and_array_predictions(bgnbd):
     assert isinstance(bgnbd.conditional_probability_alive(2, 30.43, 38.86), float)
     arr = bgnbd.conditional_probability_alive([0, 2], [0, 30.43], 38.86)
     assert arr.shape == (2,) and arr[0] == 1.0
-    ex = bgnbd.expected_number_of_purchases_up_to_time(
-        np.array([39.0, 78.0])
-    )
+    ex = bgnbd.expected_number_of_purchases_up_to_time(np.array([39.0, 78.0]))
     assert np.all(np.diff(ex) > 0)
     assert hyp2f1(1, 1, 2, 0.0) == 1.0  # keeps the import honest for the E[X] check above
 
@@ -413,3 +431,33 @@ def test_predict_frame(bgnbd, cdnow):
     assert out.columns[-2:] == ["p_alive", "expected_purchases"]
     row = out.filter(pl.col("customer_id") == 4).row(0, named=True)
     assert row["expected_purchases"] == pytest.approx(1.226, abs=5e-4)
+
+
+# -- the sample business ------------------------------------------------------------------------
+
+
+def test_sample_buyers_holdout_and_spend():
+    sample = wb.datasets.load_sample()
+    buyers = sample.customers.filter(pl.col("plan") == "none")["customer_id"]
+    events = sample.events.filter(pl.col("customer_id").is_in(buyers.implode()))
+    rfm = wb.rfm_summary(
+        events, calibration_end="2025-06-30 23:59:59.999999", observation_end=sample.as_of
+    )
+    assert rfm["duration_holdout"][0] == 184.0  # days from Jul 1 to Dec 31
+    model = wb.models.BetaGeoNBD().fit(rfm)
+    predicted = model.conditional_expected_number_of_purchases_up_to_time(
+        rfm["duration_holdout"], rfm["frequency"], rfm["recency"], rfm["T"]
+    )
+    # Buyers follow a BG/NBD (plus comebacks and campaign returns): the aggregate holdout
+    # forecast lands within 10% of what happened.
+    assert predicted.sum() == pytest.approx(rfm["frequency_holdout"].sum(), rel=0.10)
+    spend = wb.models.GammaGamma().fit(rfm)
+    assert spend.population_mean_spend == pytest.approx(
+        sample.truth["gamma_gamma"]["mean_spend"], rel=0.05
+    )
+
+
+def test_no_repeat_purchases_is_an_error():
+    zeros = pl.DataFrame({"frequency": [0, 0], "recency": [0.0, 0.0], "T": [10.0, 20.0]})
+    with pytest.raises(BadDataError, match="no customer has a repeat purchase"):
+        wb.models.BetaGeoNBD().fit(zeros)

@@ -450,6 +450,26 @@ def test_backfill_renders_each_month_and_one_index(tmp_path, capsys):
         assert active["value"] == lc["active"][0]
     index = (out / "index.html").read_text()
     assert index.index('href="2025-11.html"') < index.index('href="2025-10.html"')
+    # Late data: three more customers show up in November; re-rendering says what moved.
+    late = pl.DataFrame(
+        {
+            "customer_id": ["L1", "L2", "L3"],
+            "ts": [datetime(2025, 11, 20, tzinfo=UTC)] * 3,
+            "event": ["visit"] * 3,
+        }
+    )
+    pl.concat([small.events, late], how="diagonal_relaxed").write_parquet(
+        tmp_path / "events.parquet"
+    )
+    path = wb.render_report("2025-11", data=tmp_path / "events.parquet", out=out)
+    text = unescape(path.read_text())
+    assert "Late data: changes since the last rendering of this month" in text
+    before = next(
+        k
+        for k in json.loads((out / "2025-11.kpis.json").read_text())["kpis"]
+        if k["key"] == "active"
+    )
+    assert f"<td>Active customers</td><td>{int(before['value']) - 3:,}</td>" in text
 
 
 def test_render_reports_validates_range(tmp_path):

@@ -51,8 +51,14 @@ def test_tiny_calibration_by_hand(tiny):
     # B's first purchase is in the holdout, so B is not in the table.
     assert out.to_dicts() == [
         {
-            "customer_id": "A", "frequency": 1, "recency": 2.0, "T": 3.0, "monetary_value": 20.0,
-            "frequency_holdout": 1, "monetary_value_holdout": 30.0, "duration_holdout": 4.0,
+            "customer_id": "A",
+            "frequency": 1,
+            "recency": 2.0,
+            "T": 3.0,
+            "monetary_value": 20.0,
+            "frequency_holdout": 1,
+            "monetary_value_holdout": 30.0,
+            "duration_holdout": 4.0,
         }
     ]
 
@@ -62,7 +68,11 @@ def test_event_filter_and_observation_end(tiny):
     assert everything.filter(pl.col("customer_id") == "B")["frequency"].item() == 1
     cut = wb.rfm_summary(tiny, observation_end="2024-01-03 12:00")
     assert cut.to_dicts()[0] == {
-        "customer_id": "A", "frequency": 1, "recency": 2.0, "T": 2.0, "monetary_value": 20.0
+        "customer_id": "A",
+        "frequency": 1,
+        "recency": 2.0,
+        "T": 2.0,
+        "monetary_value": 20.0,
     }
     assert cut.height == 1
 
@@ -79,7 +89,12 @@ def test_hourly_collapse(tiny):
 def test_without_amount_column(tiny):
     out = wb.rfm_summary(tiny.drop("amount"), calibration_end="2024-01-04")
     assert out.columns == [
-        "customer_id", "frequency", "recency", "T", "frequency_holdout", "duration_holdout"
+        "customer_id",
+        "frequency",
+        "recency",
+        "T",
+        "frequency_holdout",
+        "duration_holdout",
     ]
 
 
@@ -188,8 +203,10 @@ def _assert_same(ours: pl.DataFrame, theirs: pd.DataFrame, suffix: str) -> None:
     for col in ("recency", "T"):
         assert np.array_equal(ours[col].to_numpy(), theirs[col + suffix].to_numpy()), col
     np.testing.assert_allclose(
-        ours["monetary_value"].to_numpy(), theirs["monetary_value" + suffix].to_numpy(),
-        rtol=1e-10, atol=1e-9,
+        ours["monetary_value"].to_numpy(),
+        theirs["monetary_value" + suffix].to_numpy(),
+        rtol=1e-10,
+        atol=1e-9,
     )
 
 
@@ -202,8 +219,13 @@ def test_summary_equals_lifetimes(collapse, unit):
     for end in (None, "2023-12-15 13:30"):
         ours = wb.rfm_summary(events, collapse=collapse, time_unit=unit, observation_end=end)
         theirs = _lifetimes(
-            summary_data_from_transaction_data, events.to_pandas(), "customer_id", "ts",
-            monetary_value_col="amount", observation_period_end=end, freq=freq,
+            summary_data_from_transaction_data,
+            events.to_pandas(),
+            "customer_id",
+            "ts",
+            monetary_value_col="amount",
+            observation_period_end=end,
+            freq=freq,
             freq_multiplier=mult,
         )
         _assert_same(ours, theirs, "")
@@ -217,12 +239,21 @@ def test_calibration_holdout_equals_lifetimes(collapse, unit):
     freq, mult = _LIFETIMES_EQUIVALENT[(collapse, unit)]
     for end in (None, "2024-02-20 08:00"):
         ours = wb.rfm_summary(
-            events, collapse=collapse, time_unit=unit, calibration_end="2023-10-01 12:00",
+            events,
+            collapse=collapse,
+            time_unit=unit,
+            calibration_end="2023-10-01 12:00",
             observation_end=end,
         )
         theirs = _lifetimes(
-            calibration_and_holdout_data, events.to_pandas(), "customer_id", "ts",
-            "2023-10-01 12:00", observation_period_end=end, freq=freq, freq_multiplier=mult,
+            calibration_and_holdout_data,
+            events.to_pandas(),
+            "customer_id",
+            "ts",
+            "2023-10-01 12:00",
+            observation_period_end=end,
+            freq=freq,
+            freq_multiplier=mult,
             monetary_value_col="amount",
         ).sort_index()
         _assert_same(ours, theirs, "_cal")
@@ -234,7 +265,8 @@ def test_calibration_holdout_equals_lifetimes(collapse, unit):
         )
         np.testing.assert_allclose(
             ours["monetary_value_holdout"].to_numpy(),
-            theirs["monetary_value_holdout"].to_numpy(), rtol=1e-10,
+            theirs["monetary_value_holdout"].to_numpy(),
+            rtol=1e-10,
         )
 
 
@@ -273,7 +305,8 @@ def test_pre_aggregated_daily_log_gives_the_same_table():
 @given(
     st.lists(
         st.tuples(st.integers(0, 5), st.integers(0, 60 * 24 * 40), st.floats(0, 100)),
-        min_size=1, max_size=40,
+        min_size=1,
+        max_size=40,
     ),
     st.sampled_from(["D", "W", "h"]),
 )
@@ -292,3 +325,16 @@ def test_invariants(rows, collapse):
     shuffled = wb.rfm_summary(events.sample(fraction=1.0, shuffle=True, seed=1), collapse=collapse)
     assert shuffled.drop("monetary_value").equals(out.drop("monetary_value"))
     np.testing.assert_allclose(shuffled["monetary_value"], out["monetary_value"], rtol=1e-9)
+
+
+def test_everyone_starts_in_the_holdout(tiny):
+    out = wb.rfm_summary(tiny, calibration_end="2023-12-31")
+    assert out.height == 0 and "frequency_holdout" in out.columns
+
+
+def test_null_rows_of_a_lazy_log_are_left_out(tiny):
+    with_nulls = pl.concat(
+        [tiny, pl.DataFrame({"customer_id": [None], "ts": [_ts(9)], "event": ["purchase"],
+                             "amount": [1.0]}, schema=tiny.schema)]
+    )
+    assert wb.rfm_summary(with_nulls.lazy()).equals(wb.rfm_summary(tiny))

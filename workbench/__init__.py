@@ -126,6 +126,8 @@ from .impact import EVENT_IMPACT_DEFINITION, EventImpact, event_impact
 from .reports import render_report, render_reports
 # -- warehouse --
 from .warehouse import activity_sql, activity_table, redact_uri
+# -- explorers --
+from . import explore
 
 __version__ = "0.1.0"
 
@@ -203,6 +205,7 @@ __all__ = [
     "load_events",
     "load_feedback",
     "load_subscriptions",
+    "explore",
     "models",
     "redact_uri",
     "render_report",

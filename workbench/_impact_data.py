@@ -254,13 +254,15 @@ def period_cells(
             .agg(pl.len().alias("n"), pl.col("churned").sum().alias("y"))
             .sort("band", "base", "after", "post")
         )
-        # A churn is counted in the window holding most of its unit's days.
-        ch = part.filter(pl.col("churned"))
-        n_after = ch.filter(
-            (pl.col("after") >= pl.col("base")) & (pl.col("after") >= pl.col("post"))
-        ).height
+        # For the counts, a churn belongs to the part holding most of its unit's days (the
+        # days before the baseline window and after the after window count for neither).
+        ch = part.filter(pl.col("churned")).with_columns(
+            (pl.col("base") - pl.col("before")).alias("pre")
+        )
+        n_after = ch.filter(pl.col("after") >= pl.max_horizontal("before", "pre", "post")).height
         n_before = ch.filter(
-            (pl.col("base") > pl.col("after")) & (pl.col("base") >= pl.col("post"))
+            (pl.col("before") > pl.col("after"))
+            & (pl.col("before") >= pl.max_horizontal("pre", "post"))
         ).height
         e_after = float(part["after"].sum())
         new_after = float(part.filter(pl.col("new"))["after"].sum())

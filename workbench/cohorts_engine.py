@@ -37,6 +37,7 @@ from .cohorts_spec import (
 )
 from .errors import BadDataError, BadParameterError, MissingColumnError, closest
 from .periods import (
+    US_PER_DAY,
     day_lookup,
     index_expr,
     index_of,
@@ -66,11 +67,11 @@ class Inputs:
 
     def index(self, ts: pl.Expr, period: str) -> pl.Expr:
         """Calendar period index of timestamps; months and quarters via a day lookup table."""
+        days = ts.to_physical() // US_PER_DAY  # floor: timestamps are microseconds (UTC)
         if period in ("day", "week"):
-            return index_expr(ts, period)
+            return days if period == "day" else (days + 3) // 7
         lut = day_lookup(self.first_day, index_of(self.as_of, "day"), period)
-        days = ts.dt.epoch("d").cast(pl.Int64) - self.first_day
-        return pl.lit(lut).gather(days.clip(0, lut.len() - 1))
+        return pl.lit(lut).gather((days - self.first_day).clip(0, lut.len() - 1))
 
 
 def prepare(
@@ -275,14 +276,16 @@ def last_active(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec,
 # -- counting -----------------------------------------------------------------------------------
 
 
-def count_at_least(values: pl.LazyFrame, value: str, coh: pl.LazyFrame, g: list[str]) -> pl.LazyFrame:
-    """For each cohort (g) and each k in 0..TOP: the number of entries with `value` >= k."""
+def count_at_least(values: pl.LazyFrame, value: str, coh: pl.LazyFrame, g: list[str],
+                   weight: str | None = None) -> pl.LazyFrame:
+    """For each cohort (g) and each k in 0..TOP: the number of entries with `value` >= k
+    (rows count `weight` times when given)."""
     grid = coh.select(*g, pl.int_ranges(0, pl.col(TOP) + 1).alias(K)).explode(K)
     hist = (
         values.join(coh.select(*g, TOP), on=g)
         .filter(pl.col(value) >= 0)
-        .select(*g, pl.min_horizontal(value, TOP).alias(K))
-        .group_by(*g, K).len(N)
+        .select(*g, pl.min_horizontal(value, TOP).alias(K), pl.col(weight) if weight else pl.lit(1).alias("_wb_one"))
+        .group_by(*g, K).agg(pl.col(weight or "_wb_one").sum().alias(N))
     )
     return (
         grid.join(hist, on=[*g, K], how="left")
@@ -391,11 +394,12 @@ def _fast_cells(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
         grid = grid.join(data, on=[C, K], how="left")
         prev = data.select(C, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev"))
         grid = grid.join(prev, on=[C, K], how="left")
-    else:
-        grid = _counts_by_need(count_at_least(data, L, coh, [C]), grid, [C], "_wb_ret_total")
+    else:  # data: histogram of (C, L) with counts N
+        grid = _counts_by_need(count_at_least(data, L, coh, [C], N), grid, [C], "_wb_ret_total")
         if spec.reference == "previous":
             plus = data.with_columns((pl.col(L) + 1).alias(L))
-            grid = _counts_by_need(count_at_least(plus, L, coh, [C]), grid, [C], "_wb_base_prev")
+            grid = _counts_by_need(count_at_least(plus, L, coh, [C], N), grid, [C],
+                                   "_wb_base_prev")
             grid = grid.with_columns(pl.col("_wb_ret_total").alias("_wb_ret_prev"))
     return _reference(grid, spec)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .cohorts_spec import C, CohortSpec, K, L, P
+from .cohorts_spec import C, CohortSpec, K, L, N, P
 from .periods import index_of
 from .schema import CUSTOMER_ID, TS
 
@@ -117,6 +117,6 @@ def fast_counts(inp, spec: CohortSpec):
         return sizes, counts
     last = _changed(CUST, -1)
     rows = srt.with_columns((first + p0).alias(C), (pl.col(M) - first).alias(L)).filter(last)
-    rows = rows.select(C, L).cache()
-    sizes = rows.group_by(C).agg(pl.len().alias("cohort_size"))
-    return sizes, rows
+    hist = rows.group_by(C, L).agg(pl.len().alias(N)).cache()
+    sizes = hist.group_by(C).agg(pl.col(N).sum().alias("cohort_size"))
+    return sizes, hist

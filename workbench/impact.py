@@ -44,7 +44,8 @@ EVENT_IMPACT_DEFINITION = (
     "removes changes common to both (seasonality, company-wide events). Retention: share of the "
     "customers at risk at a window's start who have not churned by its end, after window vs an "
     "equally long window before it (Newcombe interval; difference in differences with a Wald "
-    "interval). Evidence: p < 0.001 strong, < 0.01 good, < 0.05 some, < 0.1 weak. Crude rates "
+    "interval; with subscriptions a churn counts on the end day of the last paid period). "
+    "Evidence: p < 0.001 strong, < 0.01 good, < 0.05 some, < 0.1 weak. Crude rates "
     "(value_before, value_after) are churns per customer-month of 30.4375 days."
 )
 
@@ -117,7 +118,17 @@ def event_impact(
     {column: value} dict or (column, value) pair overrides it; False compares everyone. The
     attribute comes from `customers` (or else from the churn or subscription table). `control`:
     the control's values of that attribute (default: every other value).
-    `annotations`: the full annotations table, used to flag other events inside the windows.
+    `annotations`: the full annotations table, used to flag other events inside the windows
+    (or in the `window` days before the baseline, whose after-effects could reach into it).
+
+    `metric`: "churn_hazard" (hazard ratio after / before, compared within tenure bands unless
+    `adjust_tenure=False`) or "retention" (share still a customer at the end of the window).
+    `as_of`: the analysis day (default: the last event, or the last period start); churn known
+    only later (grace, inactivity threshold) is left out. `level`: confidence level.
+
+    Returns an `EventImpact`: `.table` (one row per annotation x comparison with estimate,
+    ci_low, ci_high, p_value, crude rates before/after, churn counts, exposures, the windows,
+    the last observed day and concurrent annotations), `.verdict`, `.params`, `.plot()`.
     """
     caller = "event_impact"
     if annotation is None:
@@ -214,6 +225,7 @@ def event_impact(
         if segment is None
         else ("none" if segment is False else f"{override[0]} = {override[1]}"),
         "control": "all other values" if control is None else control,
+        "adjust_tenure": adjust_tenure,
         "rate_unit": f"churns per customer-month ({MONTH_DAYS} days)",
         "method": (
             "interval-censored renewal model (paid periods)"

@@ -21,7 +21,7 @@ from .cohorts_engine import (
     prepare,
 )
 from .cohorts_result import TableResult
-from .cohorts_spec import C, E, K, OUTPUT_COLUMNS, START, S, make_spec
+from .cohorts_spec import OUTPUT_COLUMNS, START, C, E, K, S, make_spec
 from .errors import BadDataError, MissingColumnError
 from .periods import (
     index_expr,

@@ -26,9 +26,18 @@ RFM_DEFINITION = (
 )
 
 _ALIASES = {
-    "h": "h", "H": "h", "hour": "h", "1h": "h",
-    "D": "D", "d": "D", "day": "D", "1d": "D",
-    "W": "W", "w": "W", "week": "W", "1w": "W",
+    "h": "h",
+    "H": "h",
+    "hour": "h",
+    "1h": "h",
+    "D": "D",
+    "d": "D",
+    "day": "D",
+    "1d": "D",
+    "W": "W",
+    "w": "W",
+    "week": "W",
+    "1w": "W",
 }
 # Period lengths in microseconds.
 _US = {"h": 3_600_000_000, "D": 86_400_000_000, "W": 7 * 86_400_000_000}
@@ -129,6 +138,7 @@ def rfm_summary(
         return (np.asarray(periods, dtype=np.int64) * size) / unit_us
 
     # The only collect: customer, period index, amount (and weight) of the purchases kept.
+    lf = lf.filter(pl.col(TS).is_not_null() & pl.col(CUSTOMER_ID).is_not_null())
     if event is not None:
         lf = lf.filter(pl.col(EVENT) == event)
     ts_us = pl.col(TS).dt.epoch("us")
@@ -143,7 +153,7 @@ def rfm_summary(
         # Without a calibration end, the observation end is floored to its period (as lifetimes).
         lf = lf.filter(ts_us <= _us(obs) if cal is not None else index(ts_us) <= index(_us(obs)))
     frame = lf.select(cols).collect()
-    if frame.height == 0:
+    if frame.height == 0 or (cal is not None and not frame[_CAL].any()):
         return _empty(frame, has_amount, cal is not None)
     ids, code = _codes(frame[CUSTOMER_ID])
     idx = frame[_IDX].to_numpy()
@@ -157,23 +167,28 @@ def rfm_summary(
         in_cal = frame[_CAL].to_numpy()
         out = ~in_cal
         table = _calibration(
-            code[in_cal], idx[in_cal], None if amount is None else amount[in_cal],
-            index(_us(cal)), units,
+            code[in_cal],
+            idx[in_cal],
+            None if amount is None else amount[in_cal],
+            index(_us(cal)),
+            units,
         )
         rows = None
         if has_amount:  # purchase events with an amount, for the holdout mean
             counted = frame[AMOUNT].is_not_null()
-            rows = (frame[weight].fill_null(0) * counted if weight else counted.cast(pl.Int64))
+            rows = frame[weight].fill_null(0) * counted if weight else counted.cast(pl.Int64)
             rows = rows.cast(pl.Float64).to_numpy()[out]
         table.update(
-            _holdout(table["code"], code[out], idx[out], None if amount is None else amount[out], rows)
+            _holdout(
+                table["code"], code[out], idx[out], None if amount is None else amount[out], rows
+            )
         )
         table["duration_holdout"] = np.full(len(table["code"]), units(end_idx - index(_us(cal))))
     return _frame(table, ids, has_amount, cal is not None)
 
 
 def _codes(ids: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """Integer codes for customer ids, ordered like the ids, and the ids by code."""
+    """The ids by code, and each row's integer code; codes are in the ids' sort order."""
     if ids.dtype.is_integer():
         values = ids.to_numpy()
         low, high = int(values.min()), int(values.max())
@@ -251,10 +266,12 @@ def _positions(customers: np.ndarray, code: np.ndarray) -> np.ndarray:
 
 
 def _frame(table: dict, ids: pl.Series, has_amount: bool, holdout: bool) -> pl.DataFrame:
-    columns = [ids.gather(table["code"]).alias(CUSTOMER_ID),
-               pl.Series("frequency", table["frequency"], dtype=pl.Int64),
-               pl.Series("recency", table["recency"], dtype=pl.Float64),
-               pl.Series("T", table["T"], dtype=pl.Float64)]
+    columns = [
+        ids.gather(table["code"]).alias(CUSTOMER_ID),
+        pl.Series("frequency", table["frequency"], dtype=pl.Int64),
+        pl.Series("recency", table["recency"], dtype=pl.Float64),
+        pl.Series("T", table["T"], dtype=pl.Float64),
+    ]
     names = ["monetary_value"] if has_amount else []
     if holdout:
         names += ["frequency_holdout"] + (["monetary_value_holdout"] if has_amount else [])
@@ -262,13 +279,16 @@ def _frame(table: dict, ids: pl.Series, has_amount: bool, holdout: bool) -> pl.D
     for name in names:
         dtype = pl.Int64 if name == "frequency_holdout" else pl.Float64
         columns.append(pl.Series(name, table[name], dtype=dtype))
-    out = pl.DataFrame(columns)
-    return out if ids.dtype.is_integer() else out.sort(CUSTOMER_ID)
+    return pl.DataFrame(columns)  # codes follow the ids' order: sorted by customer_id
 
 
 def _empty(frame: pl.DataFrame, has_amount, holdout) -> pl.DataFrame:
-    schema = {CUSTOMER_ID: frame.schema[CUSTOMER_ID], "frequency": pl.Int64,
-              "recency": pl.Float64, "T": pl.Float64}
+    schema = {
+        CUSTOMER_ID: frame.schema[CUSTOMER_ID],
+        "frequency": pl.Int64,
+        "recency": pl.Float64,
+        "T": pl.Float64,
+    }
     if has_amount:
         schema["monetary_value"] = pl.Float64
     if holdout:

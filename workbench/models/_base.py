@@ -10,12 +10,19 @@ import polars as pl
 from scipy import optimize
 from scipy.stats import norm
 
-from ..errors import BadDataError, BadParameterError, MissingColumnError, NotFittedError
-from ..errors import WorkbenchWarning, closest
-from ..schema import CUSTOMER_ID, _to_lazy
+from ..errors import (
+    BadDataError,
+    BadParameterError,
+    MissingColumnError,
+    NotFittedError,
+    WorkbenchWarning,
+    closest,
+)
+from ..schema import _to_lazy
 
 _LOG_BOUND = 18.0  # parameters are searched within exp(+-18)
-_WARM_ROWS = 40_000  # above this many distinct rows, start from a subsample fit
+# Above this many distinct rows (times the model's _WARM_FACTOR), start from a subsample fit.
+_WARM_ROWS = 40_000
 _WARM_CUSTOMERS = 20_000
 
 
@@ -117,7 +124,9 @@ def dot(a, b) -> float:
 
 def as_array(*values):
     """Broadcast scalars or array-likes (lists, numpy, polars/pandas series) to float arrays."""
-    arrays = [np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=float) for v in values]
+    arrays = [
+        np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=float) for v in values
+    ]
     return np.broadcast_arrays(*arrays)
 
 
@@ -131,14 +140,18 @@ def scalar_or_array(value: np.ndarray, *inputs):
 class CustomerModel:
     """Base of the models: maximum likelihood on log parameters with weighted (collapsed) rows.
 
-    Subclasses define ``_PARAMS`` (natural-scale names), ``_prepare(columns, weights)`` returning
-    the data object (from collapsed rows), ``_loglik(params, data)`` (total log-likelihood) and optionally
-    ``_loglik_grad(params, data)`` (it and its gradient on the natural scale, in one pass), and
-    ``_start(data)``.
+    Settings: ``penalizer`` adds penalizer x (sum of squared parameters) per customer to the
+    negative log-likelihood, as lifetimes does (0: plain maximum likelihood); ``alpha`` sets the
+    level of the summary's confidence intervals (0.05: 95%).
+
+    Subclasses define ``_PARAMS`` (natural-scale names), ``_prepare(columns, weights)`` (the
+    data object, from collapsed rows), ``_loglik(params, data)`` (total log-likelihood),
+    optionally ``_loglik_grad(params, data)`` (it and its natural-scale gradient in one pass),
+    and ``_start(data)``.
     """
 
     _PARAMS: tuple[str, ...] = ()
-    _NAME = "model"
+    _WARM_FACTOR = 1.0  # smaller for models whose likelihood is costly to evaluate
 
     def __init__(self, *, penalizer: float = 0.0, alpha: float = 0.05) -> None:
         if not penalizer >= 0:
@@ -190,7 +203,11 @@ class CustomerModel:
             fun, jac, gtol = self._objective, None, 1e-6
         # BFGS rather than L-BFGS-B: the latter's BLAS calls are slow when threads compete.
         return optimize.minimize(
-            fun, theta0, args=(data, scale), jac=jac, method="BFGS",
+            fun,
+            theta0,
+            args=(data, scale),
+            jac=jac,
+            method="BFGS",
             options={"maxiter": 2000, "gtol": gtol, "hess_inv0": hess_inv},
         )
 
@@ -201,7 +218,10 @@ class CustomerModel:
         if not self._gradient_small(res.x, data, scale, 1e-4):
             # A restart from the Nelder-Mead optimum rescues the rare line-search failure.
             nm = optimize.minimize(
-                self._objective, res.x, args=(data, scale), method="Nelder-Mead",
+                self._objective,
+                res.x,
+                args=(data, scale),
+                method="Nelder-Mead",
                 options={"maxiter": 5000, "xatol": 1e-10, "fatol": 1e-14},
             )
             res = self._bfgs(data, nm.x, scale)
@@ -247,16 +267,18 @@ class CustomerModel:
             for j in range(k):
                 e = np.zeros(k)
                 e[j] = h
-                hess[:, j] = (self._grad_theta(theta + e, data) - self._grad_theta(theta - e, data)) / (
-                    2 * h
-                )
+                hess[:, j] = (
+                    self._grad_theta(theta + e, data) - self._grad_theta(theta - e, data)
+                ) / (2 * h)
             return (hess + hess.T) / 2
         h = 1e-3
         f0 = self._total(theta, data)
         for i in range(k):
             ei = np.zeros(k)
             ei[i] = h
-            hess[i, i] = (self._total(theta + ei, data) - 2 * f0 + self._total(theta - ei, data)) / h**2
+            hess[i, i] = (
+                self._total(theta + ei, data) - 2 * f0 + self._total(theta - ei, data)
+            ) / h**2
             for j in range(i):
                 ej = np.zeros(k)
                 ej[j] = h
@@ -339,7 +361,7 @@ class CustomerModel:
         data = self._data = self._prepare(cols, w)
         self._scale = n_total
         theta0, hess_inv = np.log(np.asarray(self._start(data), dtype=float)), None
-        if n_rows > _WARM_ROWS:
+        if n_rows > _WARM_ROWS * self._WARM_FACTOR:
             rng = np.random.default_rng(0)
             ws = rng.poisson(w * min(1.0, _WARM_CUSTOMERS / n_total)).astype(float)
             keep = ws > 0
@@ -420,6 +442,11 @@ class TransactionModel(CustomerModel):
         if frame.height == 0 or w.sum() <= 0:
             raise BadDataError(f"{caller}: rfm has no customers. Fix: check the event filter.")
         check_rfm(x, tx, T, caller)
+        if not (x[w > 0] > 0).any():
+            raise BadDataError(
+                f"{caller}: no customer has a repeat purchase, so purchase rates and drop-out "
+                f"cannot be estimated. Fix: use a longer calibration period."
+            )
         if (T <= 0).all():
             raise BadDataError(
                 f"{caller}: every customer has T = 0, so there is no time to observe repeat "
@@ -463,7 +490,9 @@ class TransactionModel(CustomerModel):
         fix = "build the table with wb.rfm_summary(events, calibration_end=...)"
         _require(frame, (*self._COLUMNS, "frequency_holdout", "duration_holdout"), caller, fix)
         if not (isinstance(max_frequency, int) and max_frequency >= 1):
-            raise BadParameterError(f"{caller}: max_frequency={max_frequency!r} must be an int >= 1.")
+            raise BadParameterError(
+                f"{caller}: max_frequency={max_frequency!r} must be an int >= 1."
+            )
         x, tx, T, dur = (
             _float_column(frame, c, caller) for c in (*self._COLUMNS, "duration_holdout")
         )
@@ -480,11 +509,16 @@ class TransactionModel(CustomerModel):
             .agg(pl.len().alias("n_customers"), pl.col("actual").mean(), pl.col("predicted").mean())
             .sort("frequency")
         )
-        label = pl.when(pl.col("frequency") == max_frequency).then(
-            pl.format("{}+", pl.col("frequency"))
-        ).otherwise(pl.col("frequency").cast(pl.String))
+        label = (
+            pl.when(pl.col("frequency") == max_frequency)
+            .then(pl.format("{}+", pl.col("frequency")))
+            .otherwise(pl.col("frequency").cast(pl.String))
+        )
         return table.select(
-            "frequency", label.alias("label"), pl.col("n_customers").cast(pl.Int64), "actual",
+            "frequency",
+            label.alias("label"),
+            pl.col("n_customers").cast(pl.Int64),
+            "actual",
             "predicted",
         )
 
@@ -506,8 +540,12 @@ class TransactionModel(CustomerModel):
         self._check_fitted()
         f, r, T = self._grid(max_frequency, max_recency)
         return pl.DataFrame(
-            {"frequency": f.astype(np.int64), "recency": r, "T": np.full(len(f), T),
-             "p_alive": self.conditional_probability_alive(f, r, T)}
+            {
+                "frequency": f.astype(np.int64),
+                "recency": r,
+                "T": np.full(len(f), T),
+                "p_alive": self.conditional_probability_alive(f, r, T),
+            }
         )
 
     def expected_purchases_matrix(
@@ -520,13 +558,14 @@ class TransactionModel(CustomerModel):
         self._check_fitted()
         f, r, T = self._grid(max_frequency, max_recency)
         return pl.DataFrame(
-            {"frequency": f.astype(np.int64), "recency": r, "T": np.full(len(f), T),
-             "t": np.full(len(f), float(t)),
-             "expected_purchases": self.conditional_expected_number_of_purchases_up_to_time(
-                 t, f, r, T)}
+            {
+                "frequency": f.astype(np.int64),
+                "recency": r,
+                "T": np.full(len(f), T),
+                "t": np.full(len(f), float(t)),
+                "expected_purchases": self.conditional_expected_number_of_purchases_up_to_time(
+                    t, f, r, T
+                ),
+            }
         )
 
-
-def customer_id_column(frame: pl.DataFrame) -> list[pl.Series]:
-    """The customer_id column of an rfm table, when it has one."""
-    return [frame[CUSTOMER_ID]] if CUSTOMER_ID in frame.columns else []

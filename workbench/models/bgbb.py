@@ -51,14 +51,17 @@ class BetaGeoBetaBinom(CustomerModel):
     opportunities observed); ``weights=`` names a column counting the customers per row."""
 
     _PARAMS = ("alpha", "beta", "gamma", "delta")
-    _NAME = "BG/BB"
     _COLUMNS = ("frequency", "recency", "periods")
 
     def fit(self, rfm, *, weights: str | None = None):
         caller = f"{type(self).__name__}.fit"
         frame = _as_frame(rfm, caller)
-        _require(frame, self._COLUMNS, caller,
-                 "pass one row per customer (or pattern) with frequency, recency and periods")
+        _require(
+            frame,
+            self._COLUMNS,
+            caller,
+            "pass one row per customer (or pattern) with frequency, recency and periods",
+        )
         x, tx, n = (_float_column(frame, c, caller) for c in self._COLUMNS)
         w = _weights(frame, weights, caller)
         if frame.height == 0 or w.sum() <= 0:
@@ -88,11 +91,14 @@ class BetaGeoBetaBinom(CustomerModel):
         alpha, beta, gamma, delta = params = self._p()
         x, tx, n, m = as_array(frequency, recency, periods, m_periods_in_future)
         log_alive = (
-            betaln(alpha + x, beta + n - x) - betaln(alpha, beta)
-            + betaln(gamma, delta + n + m) - betaln(gamma, delta)
+            betaln(alpha + x, beta + n - x)
+            - betaln(alpha, beta)
+            + betaln(gamma, delta + n + m)
+            - betaln(gamma, delta)
         )
-        value = np.exp(log_alive - _loglik_rows(params, x.ravel(), tx.ravel(), n.ravel()).reshape(
-            x.shape))
+        value = np.exp(
+            log_alive - _loglik_rows(params, x.ravel(), tx.ravel(), n.ravel()).reshape(x.shape)
+        )
         return scalar_or_array(value, frequency, recency, periods)
 
     def expected_number_of_purchases_up_to_time(self, n):
@@ -100,8 +106,10 @@ class BetaGeoBetaBinom(CustomerModel):
         alpha, beta, gamma, delta = self._p()
         (n_,) = as_array(n)
         ratio = np.exp(
-            gammaln(gamma + delta) - gammaln(gamma + delta + n_)
-            + gammaln(1 + delta + n_) - gammaln(1 + delta)
+            gammaln(gamma + delta)
+            - gammaln(gamma + delta + n_)
+            + gammaln(1 + delta + n_)
+            - gammaln(1 + delta)
         )
         value = alpha / (alpha + beta) * delta / (gamma - 1) * (1 - ratio)
         return scalar_or_array(value, n)
@@ -114,8 +122,11 @@ class BetaGeoBetaBinom(CustomerModel):
         m, x, tx, n = as_array(m_periods_in_future, frequency, recency, periods)
         ll = _loglik_rows(params, x.ravel(), tx.ravel(), n.ravel()).reshape(x.shape)
         log_front = (
-            betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta)
-            + gammaln(gamma + delta) - gammaln(1 + delta) - ll
+            betaln(alpha + x + 1, beta + n - x)
+            - betaln(alpha, beta)
+            + gammaln(gamma + delta)
+            - gammaln(1 + delta)
+            - ll
         )
         diff = np.exp(gammaln(1 + delta + n) - gammaln(gamma + delta + n)) - np.exp(
             gammaln(1 + delta + n + m) - gammaln(gamma + delta + n + m)

@@ -31,7 +31,6 @@ class BetaGeoNBD(TransactionModel):
     """
 
     _PARAMS = ("r", "alpha", "a", "b")
-    _NAME = "BG/NBD"
     # 0 for BG/NBD; 1 for MBG/NBD, where a customer may also leave right after the first purchase.
     _SHIFT = 0
 
@@ -46,10 +45,20 @@ class BetaGeoNBD(TransactionModel):
         rows = x > 0 if self._SHIFT == 0 else np.ones(len(x), dtype=bool)
         (utx,), itx = factorize(tx[rows])
         return {
-            "x": x, "T": T, "w": w, "ux": ux, "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
-            "uT": uT, "WT": np.bincount(iT, weights=w), "WxT": np.bincount(iT, weights=w * x),
-            "utx": utx, "row_x": x[rows], "row_w": w[rows], "row_inv": inv[rows],
-            "row_iT": iT[rows], "row_itx": itx,
+            "x": x,
+            "T": T,
+            "w": w,
+            "ux": ux,
+            "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
+            "uT": uT,
+            "WT": np.bincount(iT, weights=w),
+            "WxT": np.bincount(iT, weights=w * x),
+            "utx": utx,
+            "row_x": x[rows],
+            "row_w": w[rows],
+            "row_inv": inv[rows],
+            "row_iT": iT[rows],
+            "row_itx": itx,
         }
 
     def _loglik(self, p, d):
@@ -66,8 +75,13 @@ class BetaGeoNBD(TransactionModel):
         ab_x = a + b + ux + k
         bx = b + np.maximum(ux, 1 - k) - 1 + k
         head = (
-            gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + ux + k) - gammaln(b) - gammaln(ab_x)
+            gammaln(r + ux)
+            - gammaln(r)
+            + r * np.log(alpha)
+            + gammaln(a + b)
+            + gammaln(b + ux + k)
+            - gammaln(b)
+            - gammaln(ab_x)
         )
         log_uT = np.log(alpha + uT)
         log_T = log_uT[d["row_iT"]]
@@ -138,13 +152,10 @@ class ModifiedBetaGeoNBD(BetaGeoNBD):
     """MBG/NBD: the BG/NBD where a customer may also leave right after the first purchase, so a
     customer without repeat purchases is not certainly alive. Same parameters and API."""
 
-    _NAME = "MBG/NBD"
     _SHIFT = 1
 
 
-def simulate_bgnbd(
-    r: float, alpha: float, a: float, b: float, T, *, seed: int = 0
-) -> pl.DataFrame:
+def simulate_bgnbd(r: float, alpha: float, a: float, b: float, T, *, seed: int = 0) -> pl.DataFrame:
     """Draw a BG/NBD population: one row per entry of `T` (each customer's age).
 
     Returns frequency, recency and T in continuous time (the same unit as alpha's inverse).

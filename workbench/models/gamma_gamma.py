@@ -40,8 +40,17 @@ CLV_DEFINITION = (
 # Time units per month, as lifetimes counts them.
 _PER_MONTH = {"h": 30 * 24, "D": 30.0, "W": 4.345, "M": 1.0}
 _UNIT_ALIASES = {
-    "h": "h", "H": "h", "hour": "h", "D": "D", "d": "D", "day": "D",
-    "W": "W", "w": "W", "week": "W", "M": "M", "month": "M",
+    "h": "h",
+    "H": "h",
+    "hour": "h",
+    "D": "D",
+    "d": "D",
+    "day": "D",
+    "W": "W",
+    "w": "W",
+    "week": "W",
+    "M": "M",
+    "month": "M",
 }
 
 
@@ -55,7 +64,6 @@ class GammaGamma(CustomerModel):
     """
 
     _PARAMS = ("p", "q", "gamma")
-    _NAME = "Gamma-Gamma"
     _COLUMNS = ("frequency", "monetary_value")
 
     def fit(self, rfm, *, weights: str | None = None):
@@ -66,8 +74,12 @@ class GammaGamma(CustomerModel):
         """
         caller = f"{type(self).__name__}.fit"
         frame = _as_frame(rfm, caller)
-        _require(frame, self._COLUMNS, caller, "build the table with wb.rfm_summary(events) "
-                 "from events that have an amount column")
+        _require(
+            frame,
+            self._COLUMNS,
+            caller,
+            "build the table with wb.rfm_summary(events) from events that have an amount column",
+        )
         x = _float_column(frame, "frequency", caller)
         m = _float_column(frame, "monetary_value", caller)
         w = _weights(frame, weights, caller)
@@ -94,10 +106,16 @@ class GammaGamma(CustomerModel):
         (ux,), inv = factorize(x)
         logm, logx = np.log(m), np.log(x)
         return {
-            "x": x, "m": m, "w": w, "ux": ux, "inv": inv,
+            "x": x,
+            "m": m,
+            "w": w,
+            "ux": ux,
+            "inv": inv,
             "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
             # parameter-free sums of the log-likelihood
-            "s_logm": dot(w, logm), "s_xlogm": dot(w * x, logm), "s_xlogx": dot(w * x, logx),
+            "s_logm": dot(w, logm),
+            "s_xlogm": dot(w * x, logm),
+            "s_xlogx": dot(w * x, logx),
         }
 
     def _start(self, data):
@@ -118,7 +136,11 @@ class GammaGamma(CustomerModel):
         w_log = dot(w, log_gmx)
         ll = (
             dot(Wx, gammaln(pux + q) - gammaln(pux) - gammaln(q) + q * np.log(g))
-            + p * d["s_xlogm"] - d["s_logm"] + p * d["s_xlogx"] - p * wx_log - q * w_log
+            + p * d["s_xlogm"]
+            - d["s_logm"]
+            + p * d["s_xlogx"]
+            - p * wx_log
+            - q * w_log
         )
         if not gradient:
             return float(ll), None
@@ -144,12 +166,21 @@ class GammaGamma(CustomerModel):
         return scalar_or_array(value, frequency, monetary_value)
 
     def customer_lifetime_value(
-        self, transaction_model, rfm, *, time: int = 12, discount_rate: float = 0.01,
+        self,
+        transaction_model,
+        rfm,
+        *,
+        time: int = 12,
+        discount_rate: float = 0.01,
         time_unit: str = "D",
     ) -> pl.DataFrame:
         """Discounted CLV of each customer; see ``customer_lifetime_value``."""
         return customer_lifetime_value(
-            transaction_model, self, rfm, time=time, discount_rate=discount_rate,
+            transaction_model,
+            self,
+            rfm,
+            time=time,
+            discount_rate=discount_rate,
             time_unit=time_unit,
         )
 
@@ -192,10 +223,15 @@ def customer_lifetime_value(
     transaction_model._check_fitted()
     spend_model._check_fitted()
     frame = _as_frame(rfm, caller)
-    _require(frame, ("frequency", "recency", "T", "monetary_value"), caller,
-             "build the table with wb.rfm_summary(events) from events with amounts")
-    x, tx, T, m = (_float_column(frame, c, caller) for c in ("frequency", "recency", "T",
-                                                               "monetary_value"))
+    _require(
+        frame,
+        ("frequency", "recency", "T", "monetary_value"),
+        caller,
+        "build the table with wb.rfm_summary(events) from events with amounts",
+    )
+    x, tx, T, m = (
+        _float_column(frame, c, caller) for c in ("frequency", "recency", "T", "monetary_value")
+    )
     spend = spend_model.conditional_expected_average_profit(x, m)
     factor = _PER_MONTH[unit]
     clv = np.zeros(len(x))

@@ -46,7 +46,7 @@ class ParetoNBD(TransactionModel):
     """
 
     _PARAMS = ("r", "alpha", "s", "beta")
-    _NAME = "Pareto/NBD"
+    _WARM_FACTOR = 0.25
 
     def _default_start(self, alpha):
         return (1.0, alpha, 1.0, alpha)
@@ -57,9 +57,14 @@ class ParetoNBD(TransactionModel):
         (px1, pt1), i1 = factorize(x, tx)
         (px2, pt2), i2 = factorize(x, T)
         return {
-            "x": x, "tx": tx, "T": T, "w": w, "ux": ux,
+            "x": x,
+            "tx": tx,
+            "T": T,
+            "w": w,
+            "ux": ux,
             "Wx": np.bincount(inv, weights=w, minlength=len(ux)),
-            "pairs_tx": (px1, pt1, i1), "pairs_T": (px2, pt2, i2),
+            "pairs_tx": (px1, pt1, i1),
+            "pairs_T": (px2, pt2, i2),
         }
 
     def _loglik(self, p, d):
@@ -82,8 +87,11 @@ class ParetoNBD(TransactionModel):
                 _log_term(r, alpha, s, beta, x, tx), _log_term(r, alpha, s, beta, x, T)
             )
             return (
-                np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T)
-                + s * np.log(beta + T) + log_a0
+                np.log(s)
+                - np.log(r + s + x)
+                + (r + x) * np.log(alpha + T)
+                + s * np.log(beta + T)
+                + log_a0
             )
 
     def conditional_probability_alive(self, frequency, recency, T):

@@ -6,6 +6,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from .annotations import add_annotations
+
 _PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -222,9 +224,10 @@ def activation_lift(result) -> go.Figure:
     return fig
 
 
-def channel_trends(result) -> go.Figure:
+def channel_trends(result, *, annotations=None) -> go.Figure:
     """Two panels: retention of mature cohorts per channel with its logistic trend line (and
-    flagged channels marked), and acquisition volume per cohort."""
+    flagged channels marked), and acquisition volume per cohort; `annotations` (a table from
+    `wb.load_annotations`) marks business events on both."""
     t = result.table
     by = result.params["by"]
     flagged = set(result.summary.filter(pl.col("flagged")).get_column(by).cast(pl.String).to_list())
@@ -300,4 +303,4 @@ def channel_trends(result) -> go.Figure:
         title=f"Channel quality by {by}: retention of mature cohorts and volume",
         template="plotly_white",
     )
-    return fig
+    return fig if annotations is None else add_annotations(fig, annotations)

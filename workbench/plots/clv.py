@@ -81,6 +81,8 @@ def expected_purchases_matrix(table: pl.DataFrame) -> go.Figure:
     """Heatmap of expected purchases by frequency and recency (``model.expected_purchases_matrix``)."""
     t = float(table["t"][0]) if table.height else float("nan")
     return _matrix(
-        table, "expected_purchases", "expected purchases",
+        table,
+        "expected_purchases",
+        "expected purchases",
         f"Expected purchases over the next {t:g} time units",
     )

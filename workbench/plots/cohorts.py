@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from .annotations import add_annotations
+
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 _MATRIX_COLS = {"cohort", "period", "period_end", "bracket", "cohort_size", "base", "retained",
@@ -206,10 +208,12 @@ _LIFECYCLE = (("new", "#2ca02c"), ("returning", "#1f77b4"), ("resurrected", "#ff
               ("dormant", "#d62728"))
 
 
-def plot_lifecycle(table: pl.DataFrame, *, group=None, title: str = "Lifecycle") -> go.Figure:
+def plot_lifecycle(table: pl.DataFrame, *, group=None, title: str = "Lifecycle",
+                   annotations=None) -> go.Figure:
     """Stacked bars per period: new, returning, resurrected above zero, dormant below.
 
     With by-groups and no `group=`, the groups are summed. Incomplete periods are faded.
+    `annotations` (a table from `wb.load_annotations`) marks business events.
     """
     by = [c for c in table.columns if c not in {
         "period_start", "new", "returning", "resurrected", "dormant", "active", "quick_ratio",
@@ -235,11 +239,13 @@ def plot_lifecycle(table: pl.DataFrame, *, group=None, title: str = "Lifecycle")
     fig.update_layout(barmode="relative", title=title, template="plotly_white")
     fig.update_xaxes(title_text="period")
     fig.update_yaxes(title_text="customers (dormant below zero)")
-    return fig
+    return fig if annotations is None else add_annotations(fig, annotations)
 
 
-def plot_retention_rate(table: pl.DataFrame, *, title: str = "Customer retention rate") -> go.Figure:
-    """CRR per period with its interval band, one line per by-group."""
+def plot_retention_rate(table: pl.DataFrame, *, title: str = "Customer retention rate",
+                        annotations=None) -> go.Figure:
+    """CRR per period with its interval band, one line per by-group; `annotations` (a table
+    from `wb.load_annotations`) marks business events."""
     by = [c for c in table.columns if c not in {
         "period_start", "start_customers", "end_customers", "new", "retained", "reactivated",
         "churned", "crr", "churn_rate", "ci_low", "ci_high"}]
@@ -259,7 +265,7 @@ def plot_retention_rate(table: pl.DataFrame, *, title: str = "Customer retention
     fig.update_layout(title=title, template="plotly_white")
     fig.update_xaxes(title_text="period")
     fig.update_yaxes(title_text="CRR = (E - N) / S", tickformat=".0%")
-    return fig
+    return fig if annotations is None else add_annotations(fig, annotations)
 
 
 # -- revenue ------------------------------------------------------------------------------------

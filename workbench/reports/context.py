@@ -45,6 +45,7 @@ class ReportContext:
     annotations: pl.DataFrame | None = None
     load_report: object | None = None
     rows_after_month: int = 0
+    previous_render: dict | None = None
     load_notes: list[str] = field(default_factory=list)
     definitions: dict[str, str] = field(default_factory=dict)
     rendered: list[str] = field(default_factory=list)
@@ -220,5 +221,6 @@ def load_context(
         annotations=annotations,
         load_report=report,
         rows_after_month=int(counts["after"][0]),
+        previous_render=cfg.get("previous"),
         load_notes=notes,
     )

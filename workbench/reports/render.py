@@ -356,18 +356,6 @@ def _umask() -> int:
     return mask
 
 
-def _kernel_manager_class():
-    """A kernel manager that talks to the kernel over local IPC sockets, not TCP."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class IPCKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            kwargs.setdefault("transport", "ipc")
-            super().__init__(**kwargs)
-
-    return IPCKernelManager
-
-
 def _collect_metadata(nb) -> dict:
     """Table of contents, KPIs and figure count from the section outputs' metadata."""
     toc, kpis, figures = [], None, 0
@@ -439,6 +427,19 @@ def write_index(out) -> Path:
 
 
 # -- rendering ---------------------------------------------------------------------------------
+
+
+def _previous_record(path: Path) -> dict | None:
+    """The headline numbers of an earlier rendering of the same month (to spot late data)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {
+        "rendered_at": record.get("rendered_at"),
+        "source": record.get("source"),
+        "kpis": record.get("kpis", []),
+    }
 
 
 def _failing_cell_message(month: str, exc, nb_path: Path, secrets) -> str:
@@ -537,7 +538,13 @@ def render_report(
             "by": by,
             "data_label": data_label,
         }
-        config = {"sources": sources, "schema": schema_map, "table": table, "query": query}
+        config = {
+            "sources": sources,
+            "schema": schema_map,
+            "table": table,
+            "query": query,
+            "previous": _previous_record(out / f"{month}{KPI_SUFFIX}"),
+        }
         _register_handler()
         _HANDLER.secrets[str(nb_path)] = secrets
         try:
@@ -550,7 +557,9 @@ def render_report(
                     progress_bar=False,
                     execution_timeout=timeout,
                     request_save_on_cell_execute=False,
-                    kernel_manager_class=_kernel_manager_class(),
+                    start_timeout=180,
+                    # the kernel's own log (a notice about its local TCP sockets) is noise here
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                 )
         except PapermillExecutionError as exc:
             raise ReportError(_failing_cell_message(month, exc, nb_path, secrets)) from None

@@ -28,6 +28,31 @@ def definitions(ctx) -> Section:
     return sec
 
 
+def _late_data(sec: Section, ctx) -> None:
+    """Headline numbers that moved since this month was last rendered: late-arriving data."""
+    prev = ctx.previous_render
+    kpis = ctx.cache.get("kpis") or []
+    if not prev or not kpis:
+        return
+    before = {k.get("key"): k for k in prev.get("kpis", [])}
+    rows = []
+    for k in kpis:
+        old = before.get(k.key)
+        if old is not None and old.get("value") != k.value:
+            rows.append((k.label, old.get("display", ""), k.display))
+    sec.heading("Late data: changes since the last rendering of this month")
+    when = esc(prev.get("rendered_at") or "an earlier run")
+    if not rows:
+        sec.text(f"The headline numbers equal those of the rendering of {when}.")
+        return
+    sec.text(
+        f"{len(rows)} headline number(s) differ from the rendering of {when} "
+        f"(source then: {esc(prev.get('source') or 'unknown')}): data for this month "
+        f"arrived or changed since."
+    )
+    sec.add(table(pl.DataFrame(rows, schema=["metric", "before", "now"], orient="row")))
+
+
 def data_quality(ctx) -> Section:
     """Rows read and rejected (with the reasons), duplicates, date range, rows after the month."""
     sec = Section("data-quality", "Appendix: data quality")
@@ -63,6 +88,7 @@ def data_quality(ctx) -> Section:
         sec.add(
             table(pl.DataFrame({"table": [s[0] for s in sides], "rows": [s[1] for s in sides]}))
         )
+    _late_data(sec, ctx)
     if ctx.load_notes:
         sec.heading("Notes from loading")
         sec.add(

@@ -79,12 +79,14 @@ def run_pandas(path: str, mode: str, engine: str):
         df = df.drop_duplicates(["customer_id", "month"])
         df["cohort"] = df.groupby("customer_id")["month"].transform("min")
         df["period"] = (df["month"].dt.year - df["cohort"].dt.year) * 12 + (
-            df["month"].dt.month - df["cohort"].dt.month)
+            df["month"].dt.month - df["cohort"].dt.month
+        )
         out = df.groupby(["cohort", "period"]).size().rename("retained").reset_index()
     else:
         c = df.groupby("customer_id")["month"].agg(["min", "max"])
         c["span"] = (c["max"].dt.year - c["min"].dt.year) * 12 + (
-            c["max"].dt.month - c["min"].dt.month)
+            c["max"].dt.month - c["min"].dt.month
+        )
         hist = pd.crosstab(c["min"], c["span"])
         hist = hist.reindex(columns=range(int(c["span"].max()) + 1), fill_value=0)
         cum = hist.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]
@@ -119,12 +121,22 @@ def child(tool: str, mode: str, path: str, out: str, repeat: int, engine: str) -
 
     frame = result if isinstance(result, pl.DataFrame) else pl.from_pandas(result)
     frame.select(
-        pl.col("cohort").cast(pl.Date), pl.col("period").cast(pl.Int64),
+        pl.col("cohort").cast(pl.Date),
+        pl.col("period").cast(pl.Int64),
         pl.col("retained").cast(pl.Int64),
     ).sort("cohort", "period").write_parquet(out)
     best = times.index(min(times))
-    print(json.dumps({"seconds": times[best], "cpu": cpu[best], "all": times, "peak_mb": peak,
-                      "base_mb": base}))
+    print(
+        json.dumps(
+            {
+                "seconds": times[best],
+                "cpu": cpu[best],
+                "all": times,
+                "peak_mb": peak,
+                "base_mb": base,
+            }
+        )
+    )
 
 
 def _cpu() -> float:
@@ -139,8 +151,7 @@ def _cpu() -> float:
 def measure(tool, mode, path, repeat, engine, timeout):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "counts.parquet")
-        cmd = [sys.executable, __file__, "--child", tool, mode, str(path), out, str(repeat),
-               engine]
+        cmd = [sys.executable, __file__, "--child", tool, mode, str(path), out, str(repeat), engine]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"{tool} {mode} failed:\n{proc.stderr[-2000:]}")
@@ -181,16 +192,22 @@ def main(argv=None) -> None:
                 results[tool] = measure(tool, mode, path, repeat, args.engine, args.timeout)
             ref = results[tools[0]]["counts"]
             same = all(r["counts"].equals(ref) for r in results.values())
-            print(f"\n{size} events, mode={mode}: identical counts across tools: {same} "
-                  f"({ref.height} cells, {int(ref['retained'].sum()):,} retained)")
-            print(f"{'tool':<10} {'seconds':>8} {'x slower':>9} {'cpu s':>7} {'x cpu':>6} "
-                  f"{'peak MB':>8} {'above base':>10}")
+            print(
+                f"\n{size} events, mode={mode}: identical counts across tools: {same} "
+                f"({ref.height} cells, {int(ref['retained'].sum()):,} retained)"
+            )
+            print(
+                f"{'tool':<10} {'seconds':>8} {'x slower':>9} {'cpu s':>7} {'x cpu':>6} "
+                f"{'peak MB':>8} {'above base':>10}"
+            )
             ours = results.get("workbench")
             for tool, r in results.items():
                 ratio = r["seconds"] / ours["seconds"] if ours else float("nan")
                 cratio = r["cpu"] / ours["cpu"] if ours else float("nan")
-                print(f"{tool:<10} {r['seconds']:8.2f} {ratio:9.1f} {r['cpu']:7.2f} {cratio:6.1f} "
-                      f"{r['peak_mb']:8.0f} {r['peak_mb'] - r['base_mb']:10.0f}")
+                print(
+                    f"{tool:<10} {r['seconds']:8.2f} {ratio:9.1f} {r['cpu']:7.2f} {cratio:6.1f} "
+                    f"{r['peak_mb']:8.0f} {r['peak_mb'] - r['base_mb']:10.0f}"
+                )
             if not same:
                 raise SystemExit("counts differ between tools")
     print(f"\nload average after: {os.getloadavg()}")

@@ -93,8 +93,10 @@ def generate(n_events: int, *, seed: int = 0, force: bool = False) -> Path:
         next_id += n_cust
     writer.close()
     tmp.rename(path)
-    print(f"wrote {path} ({n_events:,} events, {next_id:,} customers) "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"wrote {path} ({n_events:,} events, {next_id:,} customers) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     return path
 
 

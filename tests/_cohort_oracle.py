@@ -33,9 +33,22 @@ def start_date(i: int, unit: str) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def oracle(rows, *, period="month", window="calendar", cohort_period=None, mode="on",
-           brackets=None, min_events=1, reference="total", cohorting="first_time",
-           start_event=None, return_event=None, as_of=None, max_period=None):
+def oracle(
+    rows,
+    *,
+    period="month",
+    window="calendar",
+    cohort_period=None,
+    mode="on",
+    brackets=None,
+    min_events=1,
+    reference="total",
+    cohorting="first_time",
+    start_event=None,
+    return_event=None,
+    as_of=None,
+    max_period=None,
+):
     """rows: iterable of (customer, ts, event[, weight])."""
     cohort_period = cohort_period or period
     rows = [(r[0], r[1], r[2], r[3] if len(r) > 3 else 1) for r in rows]
@@ -45,10 +58,14 @@ def oracle(rows, *, period="month", window="calendar", cohort_period=None, mode=
     length = timedelta(days=DAYS[period])
 
     def is_start(ev):
-        return start_event is None or ev in ([start_event] if isinstance(start_event, str) else start_event)
+        return start_event is None or ev in (
+            [start_event] if isinstance(start_event, str) else start_event
+        )
 
     def is_return(ev):
-        return return_event is None or ev in ([return_event] if isinstance(return_event, str) else return_event)
+        return return_event is None or ev in (
+            [return_event] if isinstance(return_event, str) else return_event
+        )
 
     # cohort entries
     starts: dict = {}
@@ -116,7 +133,12 @@ def oracle(rows, *, period="month", window="calendar", cohort_period=None, mode=
                 complete = c + need <= last_done
             else:
                 complete = all(e[2] >= need for e in members)
-            out[(start_date(c, cohort_period), lo)] = (len(members), len(base), len(retained), complete)
+            out[(start_date(c, cohort_period), lo)] = (
+                len(members),
+                len(base),
+                len(retained),
+                complete,
+            )
     return out
 
 

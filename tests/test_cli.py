@@ -101,6 +101,15 @@ def test_usage_errors_exit_2(capsys, tmp_path, argv, words):
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_schema_pairs_parse():
+    from workbench.cli import _schema_pairs, build_parser
+
+    args = build_parser().parse_args(
+        ["report", "--schema", "ts=when", "customer_id=user", "--schema", "amount=rev"]
+    )
+    assert _schema_pairs(args.schema) == {"ts": "when", "customer_id": "user", "amount": "rev"}
+
+
 def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["report", "--nonsense"])

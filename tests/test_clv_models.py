@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from scipy.special import hyp2f1
 
 import workbench as wb
 from workbench.errors import (
@@ -247,7 +246,7 @@ def test_large_fit_uses_a_subsample_start_and_agrees(monkeypatch):
     from workbench.models import _base
 
     rng = np.random.default_rng(3)
-    rfm = wb.models.simulate_bgnbd(0.4, 5.0, 0.7, 2.0, T=rng.uniform(20, 40, 6000), seed=5)
+    rfm = wb.models.simulate_bgnbd(0.4, 5.0, 0.7, 2.0, T=rng.uniform(20, 40, 3000), seed=5)
     cold = wb.models.BetaGeoNBD().fit(rfm)
     monkeypatch.setattr(_base, "_WARM_ROWS", 1000)
     monkeypatch.setattr(_base, "_WARM_CUSTOMERS", 1500)
@@ -386,7 +385,6 @@ def test_scalar_and_array_predictions(bgnbd):
     assert arr.shape == (2,) and arr[0] == 1.0
     ex = bgnbd.expected_number_of_purchases_up_to_time(np.array([39.0, 78.0]))
     assert np.all(np.diff(ex) > 0)
-    assert hyp2f1(1, 1, 2, 0.0) == 1.0  # keeps the import honest for the E[X] check above
 
 
 # -- tables and figures -------------------------------------------------------------------------

@@ -14,12 +14,25 @@ def d(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-EV = pl.DataFrame({
-    "customer_id": ["A", "A", "A", "B", "B", "C", "D", "D"],
-    "ts": [d(t) for t in ("2024-01-05", "2024-02-10", "2024-04-01", "2024-01-20", "2024-03-03",
-                          "2024-02-02", "2024-02-05", "2024-03-30")],
-    "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
-})
+EV = pl.DataFrame(
+    {
+        "customer_id": ["A", "A", "A", "B", "B", "C", "D", "D"],
+        "ts": [
+            d(t)
+            for t in (
+                "2024-01-05",
+                "2024-02-10",
+                "2024-04-01",
+                "2024-01-20",
+                "2024-03-03",
+                "2024-02-02",
+                "2024-02-05",
+                "2024-03-30",
+            )
+        ],
+        "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+    }
+)
 CUSTOMERS = pl.DataFrame({"customer_id": ["A", "B", "C", "D"], "channel": ["x", "x", "y", "y"]})
 
 
@@ -84,18 +97,27 @@ def test_lifecycle_bars_dormant_below_zero():
 
 
 def test_mrr_waterfall():
-    subs = pl.DataFrame({
-        "customer_id": ["A", "A", "B"],
-        "period_start": [d("2024-01-15"), d("2024-02-15"), d("2024-01-20")],
-        "period_end": [d("2024-02-15"), d("2024-03-15"), d("2024-02-20")],
-        "amount": [10.0, 15.0, 20.0],
-    })
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["A", "A", "B"],
+            "period_start": [d("2024-01-15"), d("2024-02-15"), d("2024-01-20")],
+            "period_end": [d("2024-02-15"), d("2024-03-15"), d("2024-02-20")],
+            "amount": [10.0, 15.0, 20.0],
+        }
+    )
     bridge = wb.mrr_bridge(subs, as_of=date(2024, 2, 29))
     fig = bridge.plot()
     w = fig.data[0]
     assert w.type == "waterfall"
-    assert list(w.x) == ["start MRR", "new", "expansion", "reactivated", "contraction",
-                         "churned", "end MRR"]
+    assert list(w.x) == [
+        "start MRR",
+        "new",
+        "expansion",
+        "reactivated",
+        "contraction",
+        "churned",
+        "end MRR",
+    ]
     assert list(w.y) == [30.0, 0.0, 5.0, 0.0, 0.0, -20.0, 15.0]
     assert list(w.measure)[0] == "absolute" and list(w.measure)[-1] == "total"
     whole = bridge.plot(month="all")

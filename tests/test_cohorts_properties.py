@@ -22,12 +22,14 @@ def logs(draw, max_rows=30):
     n = draw(st.integers(1, max_rows))
     rows = []
     for _ in range(n):
-        rows.append((
-            draw(st.integers(1, 6)),
-            BASE + timedelta(seconds=draw(st.integers(0, 200 * 86400))),
-            draw(st.sampled_from(EVENTS)),
-            draw(st.integers(1, 3)),
-        ))
+        rows.append(
+            (
+                draw(st.integers(1, 6)),
+                BASE + timedelta(seconds=draw(st.integers(0, 200 * 86400))),
+                draw(st.sampled_from(EVENTS)),
+                draw(st.integers(1, 3)),
+            )
+        )
     return rows
 
 
@@ -55,17 +57,23 @@ def options(draw):
 
 
 def frame(rows, weighted=False) -> pl.DataFrame:
-    df = pl.DataFrame({
-        "customer_id": [r[0] for r in rows],
-        "ts": [r[1] for r in rows],
-        "event": [r[2] for r in rows],
-    })
+    df = pl.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": [r[1] for r in rows],
+            "event": [r[2] for r in rows],
+        }
+    )
     return df.with_columns(n_events=pl.Series([r[3] for r in rows])) if weighted else df
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=logs(), kw=options(), weighted=st.booleans(),
-       cut=st.one_of(st.none(), st.integers(0, 220 * 86400)))
+@given(
+    rows=logs(),
+    kw=options(),
+    weighted=st.booleans(),
+    cut=st.one_of(st.none(), st.integers(0, 220 * 86400)),
+)
 def test_matches_the_literal_oracle(rows, kw, weighted, cut):
     as_of = None if cut is None else BASE + timedelta(seconds=cut)
     if as_of is not None and not any(r[1] <= as_of for r in rows):
@@ -90,7 +98,9 @@ def test_invariants(rows, kw, seed):
     m = wb.retention_matrix(ev, **kw)
     r = m.drop_nulls("retention")
     assert ((r["retention"] >= 0) & (r["retention"] <= 1)).all()
-    assert ((r["ci_low"] <= r["retention"] + 1e-12) & (r["retention"] <= r["ci_high"] + 1e-12)).all()
+    assert (
+        (r["ci_low"] <= r["retention"] + 1e-12) & (r["retention"] <= r["ci_high"] + 1e-12)
+    ).all()
     assert (m["retained"] <= m["base"]).all()
     # row order does not matter; lazy == eager
     shuffled = ev.sample(fraction=1.0, shuffle=True, seed=seed)
@@ -99,8 +109,11 @@ def test_invariants(rows, kw, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=logs(), period=st.sampled_from(["day", "week", "month", "quarter"]),
-       window=st.sampled_from(["calendar", "rolling"]))
+@given(
+    rows=logs(),
+    period=st.sampled_from(["day", "week", "month", "quarter"]),
+    window=st.sampled_from(["calendar", "rolling"]),
+)
 def test_period_zero_is_one_and_on_or_after_dominates(rows, period, window):
     ev = frame(rows)
     on = wb.retention_matrix(ev, period=period, window=window)
@@ -119,7 +132,8 @@ def _generated(n_customers=400, seed=7, string_ids=False) -> pl.DataFrame:
     offsets = (rng.exponential(90 * 86400, owner.size)).astype(np.int64)
     secs = start[owner] + offsets
     ts = (np.datetime64("2023-06-01T00:00:00", "s") + secs.astype("timedelta64[s]")).astype(
-        "datetime64[us]")
+        "datetime64[us]"
+    )
     ids = pl.Series(owner * 37 + 1000, dtype=pl.Int64)
     df = pl.DataFrame({"customer_id": ids, "ts": pl.Series(ts).dt.replace_time_zone("UTC")})
     return df.with_columns(pl.col("customer_id").cast(pl.String)) if string_ids else df
@@ -149,8 +163,11 @@ def test_duckdb_sql_oracle(mode, period):
         FROM a, range(0, 200) AS k(period)
         WHERE date_diff('{period}', cohort, last) >= k.period
         GROUP BY 1, 2"""
-    want = con.sql(sql).pl().with_columns(
-        pl.col("period").cast(pl.Int64), pl.col("retained").cast(pl.Int64))
+    want = (
+        con.sql(sql)
+        .pl()
+        .with_columns(pl.col("period").cast(pl.Int64), pl.col("retained").cast(pl.Int64))
+    )
     got = m.filter(pl.col("retained") > 0).select("cohort", "period", "retained")
     key = ["cohort", "period"]
     assert got.sort(key).equals(want.filter(pl.col("retained") > 0).sort(key).select(got.columns))
@@ -182,3 +199,60 @@ def test_parquet_scan(tmp_path):
     ev.write_parquet(path)
     lazy = wb.retention_matrix(pl.scan_parquet(path), mode="on_or_after")
     assert lazy.equals(wb.retention_matrix(ev, mode="on_or_after"))
+    for engine in ("streaming", "in-memory"):
+        assert wb.retention_matrix(pl.scan_parquet(path), engine=engine).equals(
+            wb.retention_matrix(ev)
+        )
+    with pytest.raises(wb.BadParameterError, match="engine='gpu'"):
+        wb.retention_matrix(ev, engine="gpu")
+
+
+def _simulated_channels(seed=5, n=3000):
+    """Monthly activity until a geometric dropout: P(active in month k) = p**k exactly.
+
+    Channel "a" keeps p = 0.8; channel "b" has p = 0.8 for cohorts before 2024-07 and 0.6 from
+    then on (a known quality drop).
+    """
+    rng = np.random.default_rng(seed)
+    start = rng.integers(0, 12, n)  # cohort month 0..11 of 2024
+    channel = np.where(rng.random(n) < 0.5, "a", "b")
+    p = np.where((channel == "b") & (start >= 6), 0.6, 0.8)
+    life = rng.geometric(1 - p) - 1  # months survived after the first
+    rows_c, rows_m = [], []
+    for i in range(n):
+        for k in range(life[i] + 1):
+            if start[i] + k < 18:
+                rows_c.append(i)
+                rows_m.append(start[i] + k)
+    months = np.array(rows_m)
+    day = rng.integers(0, 28, months.size)
+    ts = [
+        datetime(2024 + m // 12, m % 12 + 1, 1 + d, tzinfo=UTC)
+        for m, d in zip(months, day, strict=True)
+    ]
+    events = pl.DataFrame({"customer_id": rows_c, "ts": ts})
+    customers = pl.DataFrame({"customer_id": list(range(n)), "channel": channel.tolist()})
+    return events, customers
+
+
+def test_simulated_retention_is_recovered_and_quality_drop_detected():
+    events, customers = _simulated_channels()
+    m = wb.retention_matrix(
+        events, by="channel", customers=customers, as_of="2025-06-30", max_period=3, level=0.99
+    )
+    early = wb.retention_curve(m.filter(pl.col("cohort") < datetime(2024, 7, 1).date()), level=0.99)
+    for row in early.filter(pl.col("period") > 0).iter_rows(named=True):
+        true = 0.8 ** row["period"]
+        assert row["ci_low"] <= true <= row["ci_high"], row
+    late = wb.retention_curve(m.filter(pl.col("cohort") >= datetime(2024, 7, 1).date()), level=0.99)
+    b = late.filter((pl.col("channel") == "b") & (pl.col("period") > 0))
+    for row in b.iter_rows(named=True):
+        assert row["ci_low"] <= 0.6 ** row["period"] <= row["ci_high"], row
+    a1 = late.filter((pl.col("channel") == "a") & (pl.col("period") == 1)).row(0, named=True)
+    b1 = b.filter(pl.col("period") == 1).row(0, named=True)
+    from workbench.stats import two_proportion_test
+
+    _, p = two_proportion_test(
+        b1["retained"], b1["base"], a1["retained"], a1["base"], alternative="smaller"
+    )
+    assert p < 1e-6

@@ -49,8 +49,10 @@ def test_wilson_scalar_series_and_edge_cases():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), min_size=1, max_size=20),
-       st.floats(0.5, 0.999))
+@given(
+    st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), min_size=1, max_size=20),
+    st.floats(0.5, 0.999),
+)
 def test_wilson_exprs_equal_numpy_and_contain_the_rate(pairs, level):
     n = [max(a, b) for a, b in pairs]
     x = [min(a, b) for a, b in pairs]
@@ -58,10 +60,12 @@ def test_wilson_exprs_equal_numpy_and_contain_the_rate(pairs, level):
     low, high = wilson_exprs("x", "n", level)
     out = df.select(low.alias("lo"), high.alias("hi"))
     lo, hi = wilson_ci(x, n, level)
-    np.testing.assert_allclose(out["lo"].fill_null(np.nan).to_numpy(), lo, equal_nan=True,
-                               atol=1e-12)
-    np.testing.assert_allclose(out["hi"].fill_null(np.nan).to_numpy(), hi, equal_nan=True,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        out["lo"].fill_null(np.nan).to_numpy(), lo, equal_nan=True, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        out["hi"].fill_null(np.nan).to_numpy(), hi, equal_nan=True, atol=1e-12
+    )
     ok = np.array(n) > 0
     p = np.array(x)[ok] / np.array(n)[ok]
     assert np.all(lo[ok] <= p) and np.all(p <= hi[ok])
@@ -84,8 +88,9 @@ def test_two_proportion_test_matches_statsmodels(alternative):
     z, p = two_proportion_test(45, 100, 30, 110, alternative=alternative)
     sz, sp = proportions_ztest([45, 30], [100, 110], alternative=alternative)
     assert z == pytest.approx(sz) and p == pytest.approx(sp)
-    zs, ps = two_proportion_test(np.array([45, 0]), np.array([100, 10]), np.array([30, 0]),
-                                 np.array([110, 10]))
+    zs, ps = two_proportion_test(
+        np.array([45, 0]), np.array([100, 10]), np.array([30, 0]), np.array([110, 10])
+    )
     assert zs[0] == pytest.approx(proportions_ztest([45, 30], [100, 110])[0])
     assert np.isnan(zs[1])  # pooled rate 0: undefined
     with pytest.raises(BadParameterError, match="alternative='bigger'"):

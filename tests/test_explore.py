@@ -112,11 +112,22 @@ def test_cohort_explorer_matches_retention_matrix(sample, cohort_ex):
     ex = cohort_ex
     assert_standard_api(
         ex,
-        ["period", "window", "cohort_period", "mode", "reference", "by", "min_events",
-         "max_period"],
+        [
+            "period",
+            "window",
+            "cohort_period",
+            "mode",
+            "reference",
+            "by",
+            "min_events",
+            "max_period",
+        ],
     )
-    assert ex.controls["by"].options[1:] == (("channel", "channel"), ("country", "country"),
-                                             ("plan", "plan"))
+    assert ex.controls["by"].options[1:] == (
+        ("channel", "channel"),
+        ("country", "country"),
+        ("plan", "plan"),
+    )
     ex.controls["period"].value = "quarter"
     ex.controls["by"].value = "channel"
     ex.controls["mode"].value = "on_or_after"
@@ -132,9 +143,7 @@ def test_cohort_explorer_matches_retention_matrix(sample, cohort_ex):
     assert_same_figure(ex.figures["heatmap"], wb.plot_retention_heatmap(expected))
     curve = wb.retention_curve(expected)
     assert_frame_equal(ex.curve, curve)
-    assert_same_figure(
-        ex.figures["curve"], wb.plot_retention_curves(curve, unit="quarter")
-    )
+    assert_same_figure(ex.figures["curve"], wb.plot_retention_curves(curve, unit="quarter"))
     assert f"{expected.height:,} rows" in ex.table_html.value
     # 4 channels: 4 heatmap panels x (complete, incomplete) traces
     assert len(ex.figure.data) == 8
@@ -183,17 +192,29 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
     )
     assert_standard_api(
         ex,
-        ["definition", "inactivity", "own_cycle", "cancel_event", "grace", "by",
-         "rmst_horizon", "level"],
+        [
+            "definition",
+            "inactivity",
+            "own_cycle",
+            "cancel_event",
+            "grace",
+            "by",
+            "rmst_horizon",
+            "level",
+        ],
     )
     assert set(ex.arguments()) == {"inactivity", "customers", "as_of"}
     for change, mode_args in [
         ({"by": "plan", "inactivity": "60d"}, {"inactivity": "60d"}),
-        ({"definition": "subscriptions", "grace": "15d"},
-         {"subscriptions": ex.subscriptions, "grace": "15d"}),
+        (
+            {"definition": "subscriptions", "grace": "15d"},
+            {"subscriptions": ex.subscriptions, "grace": "15d"},
+        ),
         ({"definition": "own_cycle", "own_cycle": 3.0, "level": 0.9}, {"own_cycle": 3.0}),
-        ({"definition": "cancel_event", "by": "channel", "rmst_horizon": 180},
-         {"cancel_event": "cancel"}),
+        (
+            {"definition": "cancel_event", "by": "channel", "rmst_horizon": 180},
+            {"cancel_event": "cancel"},
+        ),
     ]:
         for name, value in change.items():
             ex.controls[name].value = value
@@ -209,8 +230,12 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
     assert ex.curve_arguments() == {"by": "channel", "rmst_horizon": 180, "level": 0.9}
     assert ex.controls["inactivity"].disabled and not ex.controls["cancel_event"].disabled
     assert ex.controls["grace"].disabled
-    assert ex.result.summary["channel"].to_list() == ["organic", "paid_search", "referral",
-                                                       "social"]
+    assert ex.result.summary["channel"].to_list() == [
+        "organic",
+        "paid_search",
+        "referral",
+        "social",
+    ]
 
 
 # -- leaving customers + hypothesis log -----------------------------------------------------
@@ -283,9 +308,7 @@ def test_hypothesis_panel_records_and_exports(leaving_ex, tmp_path):
     ex.log.clear()
     data = ex.result.data
     row = ex.test_hypothesis("tenure_days")
-    assert_frame_equal(
-        row, wb.compare_groups(data, group="churned", features=["tenure_days"])
-    )
+    assert_frame_equal(row, wb.compare_groups(data, group="churned", features=["tenure_days"]))
     basic = data.filter(pl.col("plan") == "basic")
     row2 = ex.test_hypothesis("support_contacts", segment=("plan", "basic"))
     assert_frame_equal(
@@ -329,8 +352,16 @@ def test_winback_explorer_matches_targets_and_exports(sample, tmp_path):
         debounce=0,
     )
     assert_standard_api(
-        ex, ["k", "inactivity", "max_inactivity", "high_risk", "high_value_quantile",
-             "horizon", "model"]
+        ex,
+        [
+            "k",
+            "inactivity",
+            "max_inactivity",
+            "high_risk",
+            "high_value_quantile",
+            "horizon",
+            "model",
+        ],
     )
     before = ex.result.height
     ex.controls["k"].value = 2.5
@@ -363,15 +394,25 @@ def test_campaign_explorer_matches_campaign_effect(sample):
     )
     assert_standard_api(ex, ["window", "outcome", "by", "level", "ci", "test"])
     assert [v for _, v in ex.controls["by"].options] == [
-        None, "offer", "channel", "customer_channel", "country", "plan"
+        None,
+        "offer",
+        "channel",
+        "customer_channel",
+        "country",
+        "plan",
     ]
     assert "customer_channel" in ex.segments.columns
-    for change in [{"window": "14d"}, {"by": "offer", "level": 0.99}, {"by": "channel"},
-                   {"by": "plan", "ci": "wald", "test": "fisher"}]:
+    for change in [
+        {"window": "14d"},
+        {"by": "offer", "level": 0.99},
+        {"by": "channel"},
+        {"by": "plan", "ci": "wald", "test": "fisher"},
+    ]:
         for name, value in change.items():
             ex.controls[name].value = value
-        expected, notes = direct(wb.campaign_effect, sample.events, sample.campaigns,
-                                 **ex.arguments())
+        expected, notes = direct(
+            wb.campaign_effect, sample.events, sample.campaigns, **ex.arguments()
+        )
         assert_frame_equal(ex.result.table, expected.table)
         assert ex.notes == notes
         assert_same_figure(ex.figure, lift_forest(expected))

@@ -273,7 +273,9 @@ def hostile(tmp_path_factory, sample):
     from workbench.cli import main
 
     tmp = tmp_path_factory.mktemp("hostile")
-    events = sample.events.with_columns(pl.col("category").replace("books", HOSTILE))
+    events = sample.events.with_columns(pl.col("category").replace("books", HOSTILE)).rename(
+        {"ts": "when"}  # and a column mapped through --schema
+    )
     customers = sample.customers.with_columns(
         pl.col("channel").replace("referral", '"><img src=x onerror=alert(2)>')
     )
@@ -289,6 +291,7 @@ def hostile(tmp_path_factory, sample):
         frame.write_parquet(tmp / f"{name}.parquet")
     out = tmp / "reports"
     argv = ["report", "--month", MONTH, "--out", str(out), "--data", str(tmp / "events.parquet")]
+    argv += ["--schema", "ts=when"]
     for name in ("customers", "campaigns", "annotations"):
         argv += [f"--{name}", str(tmp / f"{name}.parquet")]
     code = main(argv)
@@ -297,8 +300,11 @@ def hostile(tmp_path_factory, sample):
 
 
 @pytest.mark.slow
-def test_hostile_names_are_escaped(hostile):
+def test_hostile_names_are_escaped(hostile, report):
     html_text = hostile.read_text(encoding="utf-8")
+    # the renamed timestamp column was mapped: the same customers as the sample's report
+    record = json.loads(hostile.with_suffix("").with_suffix(".kpis.json").read_text())
+    assert _kpi({"kpis": record}, "active")["value"] == _kpi(report, "active")["value"]
     assert HOSTILE not in html_text
     assert "<img src=x" not in html_text and "<b onmouseover" not in html_text
     assert "&lt;b onmouseover=alert(3)&gt;" in html_text  # the business-event label, escaped

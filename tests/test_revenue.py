@@ -13,54 +13,108 @@ def d(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-EVENTS = pl.DataFrame({
-    "customer_id": ["A", "A", "A", "A", "B", "B", "C", "C"],
-    "ts": [d(t) for t in ("2024-01-10", "2024-01-20", "2024-02-05", "2024-03-03", "2024-01-25",
-                          "2024-03-01", "2024-02-02", "2024-02-03")],
-    "event": ["signup", "purchase", "purchase", "purchase", "signup", "purchase", "signup",
-              "purchase"],
-    "amount": [None, 10.0, 20.0, 5.0, None, 40.0, None, 7.0],
-})
+EVENTS = pl.DataFrame(
+    {
+        "customer_id": ["A", "A", "A", "A", "B", "B", "C", "C"],
+        "ts": [
+            d(t)
+            for t in (
+                "2024-01-10",
+                "2024-01-20",
+                "2024-02-05",
+                "2024-03-03",
+                "2024-01-25",
+                "2024-03-01",
+                "2024-02-02",
+                "2024-02-03",
+            )
+        ],
+        "event": [
+            "signup",
+            "purchase",
+            "purchase",
+            "purchase",
+            "signup",
+            "purchase",
+            "signup",
+            "purchase",
+        ],
+        "amount": [None, 10.0, 20.0, 5.0, None, 40.0, None, 7.0],
+    }
+)
 
 
 def test_value_retention_literal():
-    v = wb.value_retention(EVENTS, start_event="signup", revenue_event="purchase",
-                           as_of=date(2024, 3, 31))
-    assert v.columns == ["cohort", "period", "cohort_size", "base", "paying", "revenue",
-                         "revenue_per_customer", "revenue_per_paying",
-                         "cumulative_revenue_per_customer", "complete", "small"]
-    assert v.select("period", "cohort_size", "paying", "revenue", "revenue_per_customer",
-                    "revenue_per_paying", "cumulative_revenue_per_customer").rows() == [
-        (0, 2, 1, 10.0, 5.0, 10.0, 5.0), (1, 2, 1, 20.0, 10.0, 20.0, 15.0),
+    v = wb.value_retention(
+        EVENTS, start_event="signup", revenue_event="purchase", as_of=date(2024, 3, 31)
+    )
+    assert v.columns == [
+        "cohort",
+        "period",
+        "cohort_size",
+        "base",
+        "paying",
+        "revenue",
+        "revenue_per_customer",
+        "revenue_per_paying",
+        "cumulative_revenue_per_customer",
+        "complete",
+        "small",
+    ]
+    assert v.select(
+        "period",
+        "cohort_size",
+        "paying",
+        "revenue",
+        "revenue_per_customer",
+        "revenue_per_paying",
+        "cumulative_revenue_per_customer",
+    ).rows() == [
+        (0, 2, 1, 10.0, 5.0, 10.0, 5.0),
+        (1, 2, 1, 20.0, 10.0, 20.0, 15.0),
         (2, 2, 2, 45.0, 22.5, 22.5, 37.5),
-        (0, 1, 1, 7.0, 7.0, 7.0, 7.0), (1, 1, 0, 0.0, 0.0, None, 7.0)]
+        (0, 1, 1, 7.0, 7.0, 7.0, 7.0),
+        (1, 1, 0, 0.0, 0.0, None, 7.0),
+    ]
     assert v["complete"].all()
 
 
 def test_ltv_curve_literal():
-    v = wb.value_retention(EVENTS, start_event="signup", revenue_event="purchase",
-                           as_of=date(2024, 3, 31))
+    v = wb.value_retention(
+        EVENTS, start_event="signup", revenue_event="purchase", as_of=date(2024, 3, 31)
+    )
     ltv = wb.ltv_curve(v)
     assert ltv.select("period", "cohorts", "customers").rows() == [(0, 2, 3), (1, 2, 3), (2, 1, 2)]
     assert ltv["cumulative_revenue_per_customer"].to_list() == pytest.approx([17 / 3, 37 / 3, 37.5])
     assert ltv["revenue_per_customer"].to_list() == pytest.approx([17 / 3, 20 / 3, 22.5])
     # an incomplete cell is left out
-    cut = wb.value_retention(EVENTS, start_event="signup", revenue_event="purchase",
-                             as_of="2024-03-15")
+    cut = wb.value_retention(
+        EVENTS, start_event="signup", revenue_event="purchase", as_of="2024-03-15"
+    )
     assert wb.ltv_curve(cut)["period"].to_list() == [0, 1]
 
 
 def test_value_retention_rolling_counts_elapsed_customers_only():
-    v = wb.value_retention(EVENTS, start_event="signup", revenue_event="purchase",
-                           period="day", window="rolling", cohort_period="month",
-                           as_of="2024-02-04T00:00:00", max_period=10)
+    v = wb.value_retention(
+        EVENTS,
+        start_event="signup",
+        revenue_event="purchase",
+        period="day",
+        window="rolling",
+        cohort_period="month",
+        as_of="2024-02-04T00:00:00",
+        max_period=10,
+    )
     jan = v.filter(pl.col("cohort") == date(2024, 1, 1))
     # A (start Jan 10) has 24 elapsed days, B (Jan 25) 9: day 10 counts A only
     assert jan.filter(pl.col("period") == 10).select("base", "revenue").row(0) == (1, 10.0)
     assert jan.filter(pl.col("period") == 8)["base"].item() == 2
     assert jan.filter(pl.col("period") == 10)["cumulative_revenue_per_customer"].item() == 10.0
     feb = v.filter(pl.col("cohort") == date(2024, 2, 1))
-    assert feb.select("period", "base", "revenue").rows() == [(0, 1, 0.0), (1, 1, 7.0)]  # 24 h later
+    assert feb.select("period", "base", "revenue").rows() == [
+        (0, 1, 0.0),
+        (1, 1, 7.0),
+    ]  # 24 h later
 
 
 def test_value_retention_needs_amount():
@@ -70,32 +124,68 @@ def test_value_retention_needs_amount():
         wb.ltv_curve(pl.DataFrame({"period": [0]}))
 
 
-SUBS = pl.DataFrame({
-    "customer_id": ["A", "A", "A", "A", "B", "B", "B", "C"],
-    "period_start": [d(t) for t in ("2024-01-15", "2024-02-15", "2024-03-15", "2024-04-15",
-                                    "2024-01-20", "2024-04-10", "2024-05-10", "2024-02-01")],
-    "period_end": [d(t) for t in ("2024-02-15", "2024-03-15", "2024-04-15", "2024-05-15",
-                                  "2024-02-20", "2024-05-10", "2024-06-10", "2025-02-01")],
-    "amount": [10.0, 10.0, 15.0, 5.0, 20.0, 20.0, 20.0, 120.0],
-})
+SUBS = pl.DataFrame(
+    {
+        "customer_id": ["A", "A", "A", "A", "B", "B", "B", "C"],
+        "period_start": [
+            d(t)
+            for t in (
+                "2024-01-15",
+                "2024-02-15",
+                "2024-03-15",
+                "2024-04-15",
+                "2024-01-20",
+                "2024-04-10",
+                "2024-05-10",
+                "2024-02-01",
+            )
+        ],
+        "period_end": [
+            d(t)
+            for t in (
+                "2024-02-15",
+                "2024-03-15",
+                "2024-04-15",
+                "2024-05-15",
+                "2024-02-20",
+                "2024-05-10",
+                "2024-06-10",
+                "2025-02-01",
+            )
+        ],
+        "amount": [10.0, 10.0, 15.0, 5.0, 20.0, 20.0, 20.0, 120.0],
+    }
+)
 
 
 def test_mrr_per_customer_literal():
     m = wb.mrr(SUBS, as_of=date(2024, 6, 30))
     got = {(r["customer_id"], r["month"].month): r["mrr"] for r in m.iter_rows(named=True)}
-    assert got == {("A", 1): 10.0, ("A", 2): 10.0, ("A", 3): 15.0, ("A", 4): 5.0,
-                   ("B", 1): 20.0, ("B", 4): 20.0, ("B", 5): 20.0,
-                   ("C", 2): 10.0, ("C", 3): 10.0, ("C", 4): 10.0, ("C", 5): 10.0,
-                   ("C", 6): 10.0}
+    assert got == {
+        ("A", 1): 10.0,
+        ("A", 2): 10.0,
+        ("A", 3): 15.0,
+        ("A", 4): 5.0,
+        ("B", 1): 20.0,
+        ("B", 4): 20.0,
+        ("B", 5): 20.0,
+        ("C", 2): 10.0,
+        ("C", 3): 10.0,
+        ("C", 4): 10.0,
+        ("C", 5): 10.0,
+        ("C", 6): 10.0,
+    }
 
 
 def test_monthly_rate_normalisation():
-    subs = pl.DataFrame({
-        "customer_id": ["x", "y", "z"],
-        "period_start": [d("2024-02-01"), d("2024-01-01"), d("2024-03-01")],
-        "period_end": [d("2024-02-29"), d("2024-12-31"), d("2024-03-15")],
-        "amount": [10.0, 120.0, 7.0],
-    })
+    subs = pl.DataFrame(
+        {
+            "customer_id": ["x", "y", "z"],
+            "period_start": [d("2024-02-01"), d("2024-01-01"), d("2024-03-01")],
+            "period_end": [d("2024-02-29"), d("2024-12-31"), d("2024-03-15")],
+            "amount": [10.0, 120.0, 7.0],
+        }
+    )
     from workbench.revenue import monthly_rate_expr
 
     rates = subs.select(monthly_rate_expr().alias("r"))["r"].to_list()
@@ -106,8 +196,9 @@ def test_mrr_bridge_literal():
     b = wb.mrr_bridge(SUBS, as_of=date(2024, 6, 30))
     assert isinstance(b, wb.MrrBridge)
     t = b.table
-    assert t.select("start_mrr", "new", "expansion", "contraction", "churned", "reactivated",
-                    "end_mrr").rows() == [
+    assert t.select(
+        "start_mrr", "new", "expansion", "contraction", "churned", "reactivated", "end_mrr"
+    ).rows() == [
         (0.0, 30.0, 0.0, 0.0, 0.0, 0.0, 30.0),
         (30.0, 10.0, 0.0, 0.0, -20.0, 0.0, 20.0),
         (20.0, 0.0, 5.0, 0.0, 0.0, 0.0, 25.0),
@@ -118,10 +209,20 @@ def test_mrr_bridge_literal():
     assert t["nrr"][0] is None
     assert t["nrr"].to_list()[1:] == pytest.approx([1 / 3, 1.25, 0.6, 30 / 35, 1 / 3])
     assert t["grr"].to_list()[1:] == pytest.approx([1 / 3, 1.0, 0.6, 30 / 35, 1 / 3])
-    assert t.select("customers_start", "customers_end", "new_customers", "churned_customers",
-                    "reactivated_customers").rows() == [
-        (0, 2, 2, 0, 0), (2, 2, 1, 1, 0), (2, 2, 0, 0, 0), (2, 3, 0, 0, 1), (3, 2, 0, 1, 0),
-        (2, 1, 0, 1, 0)]
+    assert t.select(
+        "customers_start",
+        "customers_end",
+        "new_customers",
+        "churned_customers",
+        "reactivated_customers",
+    ).rows() == [
+        (0, 2, 2, 0, 0),
+        (2, 2, 1, 1, 0),
+        (2, 2, 0, 0, 0),
+        (2, 3, 0, 0, 1),
+        (3, 2, 0, 1, 0),
+        (2, 1, 0, 1, 0),
+    ]
     assert t["month"].to_list() == [date(2024, m, 1) for m in range(1, 7)]
 
 
@@ -129,8 +230,14 @@ def test_mrr_bridge_identity_and_by_on_sample():
     s = wb.datasets.load_sample()
     b = wb.mrr_bridge(s.subscriptions, by="channel", customers=s.customers, as_of=s.as_of)
     t = b.table
-    flow = t["start_mrr"] + t["new"] + t["expansion"] + t["contraction"] + t["churned"] + \
-        t["reactivated"]
+    flow = (
+        t["start_mrr"]
+        + t["new"]
+        + t["expansion"]
+        + t["contraction"]
+        + t["churned"]
+        + t["reactivated"]
+    )
     assert ((flow - t["end_mrr"]).abs() < 1e-6).all()
     for _, g in t.group_by("channel"):
         g = g.sort("month")
@@ -139,6 +246,6 @@ def test_mrr_bridge_identity_and_by_on_sample():
     summed = t.group_by("month").agg(pl.col("end_mrr").sum()).sort("month")
     assert ((summed["end_mrr"] - total["end_mrr"]).abs() < 1e-6).all()
     assert (t["contraction"] <= 0).all() and (t["churned"] <= 0).all()
-    assert ((total["grr"].drop_nulls() <= total["nrr"].drop_nulls() + 1e-12)).all()
+    assert (total["grr"].drop_nulls() <= total["nrr"].drop_nulls() + 1e-12).all()
     with pytest.raises(MissingColumnError, match="customers="):
         wb.mrr_bridge(s.subscriptions, by="channel")

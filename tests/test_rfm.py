@@ -334,7 +334,12 @@ def test_everyone_starts_in_the_holdout(tiny):
 
 def test_null_rows_of_a_lazy_log_are_left_out(tiny):
     with_nulls = pl.concat(
-        [tiny, pl.DataFrame({"customer_id": [None], "ts": [_ts(9)], "event": ["purchase"],
-                             "amount": [1.0]}, schema=tiny.schema)]
+        [
+            tiny,
+            pl.DataFrame(
+                {"customer_id": [None], "ts": [_ts(9)], "event": ["purchase"], "amount": [1.0]},
+                schema=tiny.schema,
+            ),
+        ]
     )
     assert wb.rfm_summary(with_nulls.lazy()).equals(wb.rfm_summary(tiny))

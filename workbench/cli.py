@@ -87,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--schema",
         metavar="ROLE=COLUMN",
-        action="append",
-        help="map an event role to your column, e.g. ts=timestamp (repeatable)",
+        action="extend",
+        nargs="+",
+        help="map event roles to your columns, e.g. --schema ts=timestamp customer_id=user",
     )
     rep.add_argument(
         "--churn-definition",

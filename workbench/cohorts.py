@@ -25,7 +25,7 @@ from .cohorts_engine import (
 )
 from .cohorts_spec import OUTPUT_COLUMNS, START, C, E, K, L, make_spec
 from .errors import BadParameterError, MissingColumnError, bad_choice
-from .periods import PERIOD_DEFINITION, index_of, to_utc
+from .periods import PERIOD_DEFINITION, index_of, start_date_expr, to_utc
 from .schema import CUSTOMER_ID
 from .stats import wilson_exprs
 
@@ -91,8 +91,7 @@ def reference_figures() -> pl.DataFrame:
     """
     return pl.DataFrame(
         _REFERENCE_ROWS,
-        schema={"segment": pl.String, "day": pl.Int64, "retention": pl.Float64,
-                "label": pl.String},
+        schema={"segment": pl.String, "day": pl.Int64, "retention": pl.Float64, "label": pl.String},
         orient="row",
     )
 
@@ -157,15 +156,33 @@ def retention_matrix(
     only the customers whose window has fully elapsed (retention null when none has).
     """
     spec = make_spec(
-        "retention_matrix", period=period, window=window, cohort_period=cohort_period,
-        mode=mode, brackets=brackets, min_events=min_events, reference=reference,
-        cohorting=cohorting, start_event=start_event, return_event=return_event, by=by,
-        top_n=top_n, level=level, min_cohort_size=min_cohort_size, max_period=max_period,
+        "retention_matrix",
+        period=period,
+        window=window,
+        cohort_period=cohort_period,
+        mode=mode,
+        brackets=brackets,
+        min_events=min_events,
+        reference=reference,
+        cohorting=cohorting,
+        start_event=start_event,
+        return_event=return_event,
+        by=by,
+        top_n=top_n,
+        level=level,
+        min_cohort_size=min_cohort_size,
+        max_period=max_period,
     )
     if engine not in ENGINES:
         raise bad_choice("retention_matrix", "engine", engine, ENGINES)
-    inp = prepare(events, spec, as_of=as_of, schema=schema, customers=customers,
-                  customer_schema=customer_schema)
+    inp = prepare(
+        events,
+        spec,
+        as_of=as_of,
+        schema=schema,
+        customers=customers,
+        customer_schema=customer_schema,
+    )
     ent = entries(inp, spec)
     out = finish(count_cells(inp, ent, spec), spec).collect(engine=engine)
     empty_check(out, inp, spec)
@@ -200,8 +217,9 @@ def retention_curve(matrix: pl.DataFrame, *, level: float = 0.95) -> pl.DataFram
     """
     if isinstance(matrix, pl.LazyFrame):
         matrix = matrix.collect()
-    _require(matrix, "retention_curve", ["period", "base", "retained", "complete"],
-             "wb.retention_matrix")
+    _require(
+        matrix, "retention_curve", ["period", "base", "retained", "complete"], "wb.retention_matrix"
+    )
     keys = [*_by_columns(matrix), "period"] + [
         c for c in ("period_end", "bracket") if c in matrix.columns
     ]
@@ -254,12 +272,15 @@ def cohort_customers(
     statuses = ("retained", "lost", "base")
     if status not in statuses:
         raise bad_choice(caller, "status", status, statuses)
-    io = {k: options.pop(k) for k in ("customers", "as_of", "schema", "customer_schema")
-          if k in options}
+    io = {
+        k: options.pop(k)
+        for k in ("customers", "as_of", "schema", "customer_schema")
+        if k in options
+    }
     spec = make_spec(caller, period=unit, **options)
     if not isinstance(period, int) or isinstance(period, bool) or period < 0:
         raise BadParameterError(f"{caller}: period={period!r} must be an integer >= 0.")
-    unit, need = period, period
+    u, need = period, period  # unit index (period or bracket) and its last period
     if spec.brackets is not None:
         firsts = [lo for lo, _ in spec.brackets]
         if period not in firsts:
@@ -267,11 +288,17 @@ def cohort_customers(
                 f"{caller}: period={period} is not the first period of a bracket. "
                 f"Choose one of {firsts}."
             )
-        unit = firsts.index(period)
-        need = spec.brackets[unit][1]
+        u = firsts.index(period)
+        need = spec.brackets[u][1]
     filters = _group_filters(caller, spec.by, group)
-    inp = prepare(events, spec, as_of=io.get("as_of"), schema=io.get("schema"),
-                  customers=io.get("customers"), customer_schema=io.get("customer_schema"))
+    inp = prepare(
+        events,
+        spec,
+        as_of=io.get("as_of"),
+        schema=io.get("schema"),
+        customers=io.get("customers"),
+        customer_schema=io.get("customer_schema"),
+    )
     cidx = index_of(to_utc(cohort, caller=caller, param="cohort"), spec.cohort_period)
     ent = entries(inp, spec).filter(pl.col(C) == cidx, *filters)
     if spec.rolling:
@@ -280,25 +307,25 @@ def cohort_customers(
     pairs = activity(inp, ent, spec) if need_pairs else None
     if spec.mode == "on":
         flags = pairs.group_by(spec.key).agg(
-            (pl.col(K) == unit).any().alias("_wb_now"), (pl.col(K) == unit - 1).any().alias("_wb_prev")
+            (pl.col(K) == u).any().alias("_wb_now"), (pl.col(K) == u - 1).any().alias("_wb_prev")
         )
     else:
-        last = last_active(inp, ent, spec, pairs).join(ent.select(*spec.key, *(
-            [E] if spec.rolling else [])), on=spec.key)
+        last = last_active(inp, ent, spec, pairs).join(
+            ent.select(*spec.key, *([E] if spec.rolling else [])), on=spec.key
+        )
         upto = pl.min_horizontal(L, E) if spec.rolling else pl.col(L)
-        flags = last.select(*spec.key, (upto >= unit).alias("_wb_now"),
-                            (pl.col(L) >= unit - 1).alias("_wb_prev"))
+        flags = last.select(
+            *spec.key, (upto >= u).alias("_wb_now"), (pl.col(L) >= u - 1).alias("_wb_prev")
+        )
     out = ent.join(flags, on=spec.key, how="left").with_columns(
         pl.col("_wb_now").fill_null(False), pl.col("_wb_prev").fill_null(False)
     )
-    if spec.reference == "previous" and unit > 0:
+    if spec.reference == "previous" and u > 0:
         out = out.filter(pl.col("_wb_prev"))
     if status == "retained":
         out = out.filter(pl.col("_wb_now"))
     elif status == "lost":
         out = out.filter(~pl.col("_wb_now"))
-    from .periods import start_date_expr
-
     return (
         out.select(
             *spec.by,
@@ -317,7 +344,9 @@ def _group_filters(caller: str, by: tuple[str, ...], group) -> list[pl.Expr]:
     if group is None:
         return []
     if not by:
-        raise BadParameterError(f"{caller}: group= needs by=. Fix: pass by= as well, or drop group=.")
+        raise BadParameterError(
+            f"{caller}: group= needs by=. Fix: pass by= as well, or drop group=."
+        )
     if not isinstance(group, dict):
         if len(by) != 1:
             raise BadParameterError(

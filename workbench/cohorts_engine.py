@@ -71,11 +71,18 @@ class Inputs:
         if period in ("day", "week"):
             return days if period == "day" else (days + 3) // 7
         lut = day_lookup(self.first_day, index_of(self.as_of, "day"), period)
-        return pl.lit(lut).gather((days - self.first_day).clip(0, lut.len() - 1))
+        # every event lies in first_day..as_of (later ones are filtered out before this)
+        return pl.lit(lut).gather(days - self.first_day)
 
 
 def prepare(
-    events, spec: CohortSpec, *, as_of, schema=None, customers=None, customer_schema=None,
+    events,
+    spec: CohortSpec,
+    *,
+    as_of,
+    schema=None,
+    customers=None,
+    customer_schema=None,
     extra: Sequence[str] = (),
 ) -> Inputs:
     """Canonical events with only the needed columns, filtered to ts <= as_of."""
@@ -94,7 +101,9 @@ def prepare(
                 f"{cust.collect_schema()[CUSTOMER_ID]} in customers. Fix: use the same type in both."
             )
         if from_customers:
-            cust = cust.select(CUSTOMER_ID, *sorted(from_customers)).unique(CUSTOMER_ID, keep="first")
+            cust = cust.select(CUSTOMER_ID, *sorted(from_customers)).unique(
+                CUSTOMER_ID, keep="first"
+            )
         else:
             cust = None
     event_by = tuple(b for b in spec.by if b not in from_customers)
@@ -126,7 +135,10 @@ def _ranges(lf: pl.LazyFrame, as_of, caller: str):
     int_ids = lf.collect_schema()[CUSTOMER_ID].is_integer()
     exprs = [pl.col(TS).min().alias("lo"), pl.col(TS).max().alias("hi")]
     if int_ids:
-        exprs += [pl.col(CUSTOMER_ID).min().alias("id_lo"), pl.col(CUSTOMER_ID).max().alias("id_hi")]
+        exprs += [
+            pl.col(CUSTOMER_ID).min().alias("id_lo"),
+            pl.col(CUSTOMER_ID).max().alias("id_hi"),
+        ]
     row = lf.select(exprs).collect().row(0, named=True)
     if row["hi"] is None:
         raise BadDataError(
@@ -162,7 +174,9 @@ def entries(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
         ent = ent.join(inp.customers, on=CUSTOMER_ID, how="left")
     if spec.rolling:
         until = observed_until(inp.as_of)
-        elapsed = (pl.lit(until).cast(pl.Datetime("us", "UTC")) - pl.col(START)).dt.total_microseconds()
+        elapsed = (
+            pl.lit(until).cast(pl.Datetime("us", "UTC")) - pl.col(START)
+        ).dt.total_microseconds()
         ent = ent.with_columns((elapsed // rolling_us(spec.period) - 1).alias(E))
     else:
         ent = ent.with_columns(pl.col(C).alias(S))
@@ -178,7 +192,8 @@ def _group_labels(ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
         return ent
     for b in spec.by:
         top = (
-            ent.group_by(b).len(N)
+            ent.group_by(b)
+            .len(N)
             .sort([N, b], descending=[True, False])
             .head(spec.top_n)
             .select(b, pl.lit(True).alias(TOP))
@@ -221,23 +236,37 @@ def activity(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
     info = ent.select(*spec.key, START, *([E] if spec.rolling else [S]))
     if not spec.rolling:
         if spec.min_events > 1:
-            ret = ret.select(CUSTOMER_ID, inp.index(pl.col(TS), spec.period).alias(P),
-                             *([N_EVENTS] if inp.weighted else []))
-            ret = ret.group_by(CUSTOMER_ID, P).agg(weight.alias(W)).filter(
-                pl.col(W) >= spec.min_events
-            ).drop(W)
+            ret = ret.select(
+                CUSTOMER_ID,
+                inp.index(pl.col(TS), spec.period).alias(P),
+                *([N_EVENTS] if inp.weighted else []),
+            )
+            ret = (
+                ret.group_by(CUSTOMER_ID, P)
+                .agg(weight.alias(W))
+                .filter(pl.col(W) >= spec.min_events)
+                .drop(W)
+            )
         else:
             ret = distinct_pairs(ret, inp, spec)
         pairs = ret.join(info, on=CUSTOMER_ID).with_columns((pl.col(P) - pl.col(S)).alias(K))
         pairs = pairs.filter(pl.col(K) >= 0).select(*spec.key, K)
     else:
         ret = ret.select(CUSTOMER_ID, TS, *([N_EVENTS] if inp.weighted else []))
-        pairs = ret.join(info, on=CUSTOMER_ID).with_columns(
-            ((pl.col(TS) - pl.col(START)).dt.total_microseconds() // rolling_us(spec.period)).alias(K)
-        ).filter(pl.col(K) >= 0)
+        pairs = (
+            ret.join(info, on=CUSTOMER_ID)
+            .with_columns(
+                (
+                    (pl.col(TS) - pl.col(START)).dt.total_microseconds() // rolling_us(spec.period)
+                ).alias(K)
+            )
+            .filter(pl.col(K) >= 0)
+        )
         if spec.min_events > 1:
-            pairs = pairs.group_by(*spec.key, K).agg(weight.alias(W)).filter(
-                pl.col(W) >= spec.min_events
+            pairs = (
+                pairs.group_by(*spec.key, K)
+                .agg(weight.alias(W))
+                .filter(pl.col(W) >= spec.min_events)
             )
         pairs = pairs.select(*spec.key, K).unique()
     if spec.brackets is not None:
@@ -251,13 +280,12 @@ def _to_brackets(pairs: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
         ks += list(range(lo, hi + 1))
         bs += [i] * (hi - lo + 1)
     mapping = pl.LazyFrame({K: ks, "_wb_b": bs}, schema={K: pl.Int64, "_wb_b": pl.Int64})
-    return (
-        pairs.join(mapping, on=K).drop(K).rename({"_wb_b": K}).unique()
-    )
+    return pairs.join(mapping, on=K).drop(K).rename({"_wb_b": K}).unique()
 
 
-def last_active(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec,
-                pairs: pl.LazyFrame | None) -> pl.LazyFrame:
+def last_active(
+    inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec, pairs: pl.LazyFrame | None
+) -> pl.LazyFrame:
     """(entry key, L_e): the last period k >= 0 in which the entry was active."""
     if pairs is not None:  # thresholded activity (min_events)
         return pairs.group_by(spec.key).agg(pl.col(K).max().alias(L))
@@ -276,16 +304,22 @@ def last_active(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec,
 # -- counting -----------------------------------------------------------------------------------
 
 
-def count_at_least(values: pl.LazyFrame, value: str, coh: pl.LazyFrame, g: list[str],
-                   weight: str | None = None) -> pl.LazyFrame:
+def count_at_least(
+    values: pl.LazyFrame, value: str, coh: pl.LazyFrame, g: list[str], weight: str | None = None
+) -> pl.LazyFrame:
     """For each cohort (g) and each k in 0..TOP: the number of entries with `value` >= k
     (rows count `weight` times when given)."""
     grid = coh.select(*g, pl.int_ranges(0, pl.col(TOP) + 1).alias(K)).explode(K)
     hist = (
         values.join(coh.select(*g, TOP), on=g)
         .filter(pl.col(value) >= 0)
-        .select(*g, pl.min_horizontal(value, TOP).alias(K), pl.col(weight) if weight else pl.lit(1).alias("_wb_one"))
-        .group_by(*g, K).agg(pl.col(weight or "_wb_one").sum().alias(N))
+        .select(
+            *g,
+            pl.min_horizontal(value, TOP).alias(K),
+            pl.col(weight) if weight else pl.lit(1).alias("_wb_one"),
+        )
+        .group_by(*g, K)
+        .agg(pl.col(weight or "_wb_one").sum().alias(N))
     )
     return (
         grid.join(hist, on=[*g, K], how="left")
@@ -330,8 +364,9 @@ def cell_grid(coh: pl.LazyFrame, spec: CohortSpec, as_of: datetime) -> pl.LazyFr
     return grid.with_columns(complete.alias("complete")).cache()
 
 
-def _counts_by_need(counts: pl.LazyFrame, grid: pl.LazyFrame, g: list[str], name: str
-                    ) -> pl.LazyFrame:
+def _counts_by_need(
+    counts: pl.LazyFrame, grid: pl.LazyFrame, g: list[str], name: str
+) -> pl.LazyFrame:
     """Attach count_at_least values to grid cells, looked up at k = need."""
     c = counts.select(*g, pl.col(K).alias("_wb_need"), pl.col(N).alias(name))
     return grid.join(c, on=[*g, "_wb_need"], how="left")
@@ -378,8 +413,9 @@ def count_cells(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFram
         if spec.reference == "previous":
             prev_upto = pl.min_horizontal(pl.col(L) + 1, E) if spec.rolling else pl.col(L) + 1
             last = last.with_columns(prev_upto.alias("_wb_pupto"))
-            grid = _counts_by_need(count_at_least(last, "_wb_pupto", coh, g), grid, g,
-                                   "_wb_base_prev")
+            grid = _counts_by_need(
+                count_at_least(last, "_wb_pupto", coh, g), grid, g, "_wb_base_prev"
+            )
             grid = grid.with_columns(pl.col("_wb_ret_total").alias("_wb_ret_prev"))
     return _reference(grid, spec)
 
@@ -392,14 +428,15 @@ def _fast_cells(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
     grid = grid.with_columns(pl.col("cohort_size").alias("_wb_base_total"))
     if spec.mode == "on":
         grid = grid.join(data, on=[C, K], how="left")
-        prev = data.select(C, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev"))
+        prev = data.select(
+            C, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev")
+        )
         grid = grid.join(prev, on=[C, K], how="left")
     else:  # data: histogram of (C, L) with counts N
         grid = _counts_by_need(count_at_least(data, L, coh, [C], N), grid, [C], "_wb_ret_total")
         if spec.reference == "previous":
             plus = data.with_columns((pl.col(L) + 1).alias(L))
-            grid = _counts_by_need(count_at_least(plus, L, coh, [C], N), grid, [C],
-                                   "_wb_base_prev")
+            grid = _counts_by_need(count_at_least(plus, L, coh, [C], N), grid, [C], "_wb_base_prev")
             grid = grid.with_columns(pl.col("_wb_ret_total").alias("_wb_ret_prev"))
     return _reference(grid, spec)
 
@@ -433,8 +470,20 @@ def finish(cells: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
         (pl.col("cohort_size") < spec.min_cohort_size).alias("small"),
     )
     extra = ["period_end", "bracket"] if spec.brackets is not None else []
-    cols = [*spec.by, "cohort", "period", *extra, "cohort_size", "base", "retained",
-            "retention", "ci_low", "ci_high", "complete", "small"]
+    cols = [
+        *spec.by,
+        "cohort",
+        "period",
+        *extra,
+        "cohort_size",
+        "base",
+        "retained",
+        "retention",
+        "ci_low",
+        "ci_high",
+        "complete",
+        "small",
+    ]
     return out.select(cols).sort([*spec.by, "cohort", "period"])
 
 

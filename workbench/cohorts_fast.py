@@ -46,7 +46,7 @@ def _sorted_keys(events: pl.LazyFrame, inp, spec: CohortSpec, pack) -> pl.LazyFr
     p0, bits = pack
     lo, hi = inp.id_range
     narrow = (hi - lo + 1) << bits <= 2**32
-    offset = (inp.index(pl.col(TS), spec.period) - p0)
+    offset = inp.index(pl.col(TS), spec.period) - p0
     key = (pl.col(CUSTOMER_ID) - lo) * (1 << bits) + offset
     return events.select(key.cast(pl.UInt32 if narrow else pl.Int64).alias(KEY)).sort(KEY)
 
@@ -110,10 +110,14 @@ def fast_counts(inp, spec: CohortSpec):
             (pl.col(M) - first).alias(K),
             (~new & (pl.col(M).shift(1) == pl.col(M) - 1)).alias("_wb_both"),
         )
-        counts = rows.group_by(C, K).agg(
-            pl.len().alias("_wb_ret_total"), pl.col("_wb_both").sum().alias("_wb_ret_prev")
-        ).cache()
-        sizes = counts.filter(pl.col(K) == 0).select(C, pl.col("_wb_ret_total").alias("cohort_size"))
+        counts = (
+            rows.group_by(C, K)
+            .agg(pl.len().alias("_wb_ret_total"), pl.col("_wb_both").sum().alias("_wb_ret_prev"))
+            .cache()
+        )
+        sizes = counts.filter(pl.col(K) == 0).select(
+            C, pl.col("_wb_ret_total").alias("cohort_size")
+        )
         return sizes, counts
     last = _changed(CUST, -1)
     rows = srt.with_columns((first + p0).alias(C), (pl.col(M) - first).alias(L)).filter(last)

@@ -21,9 +21,12 @@ class TableResult:
         raise NotImplementedError  # pragma: no cover
 
     def _repr_html_(self) -> str:
-        shown = {k: v for k, v in self.params.items() if not isinstance(v, list | dict) or len(v) < 12}
+        shown = {
+            k: v for k, v in self.params.items() if not isinstance(v, list | dict) or len(v) < 12
+        }
         items = "".join(
-            f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in shown.items()
+            f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
+            for k, v in shown.items()
         )
         return (
             f"<div><h4>{html.escape(self.title)}</h4><p><i>{html.escape(self.definition)}</i></p>"

@@ -29,8 +29,18 @@ TOP = "_wb_top"
 N = "_wb_n"
 
 OUTPUT_COLUMNS = (
-    "cohort", "period", "period_end", "bracket", "cohort_size", "base", "retained",
-    "retention", "ci_low", "ci_high", "complete", "small",
+    "cohort",
+    "period",
+    "period_end",
+    "bracket",
+    "cohort_size",
+    "base",
+    "retained",
+    "retention",
+    "ci_low",
+    "ci_high",
+    "complete",
+    "small",
 )
 
 
@@ -111,7 +121,9 @@ def _parse_brackets(caller: str, brackets) -> tuple[tuple[int, int], ...]:
             )
         lo, hi = item[0], item[-1]
         if hi < lo or (out and lo <= out[-1][1]):
-            raise BadParameterError(f"{caller}: brackets {brackets!r} overlap or are unsorted. {fix}")
+            raise BadParameterError(
+                f"{caller}: brackets {brackets!r} overlap or are unsorted. {fix}"
+            )
         out.append((lo, hi))
     if not out:
         raise BadParameterError(f"{caller}: brackets is empty. {fix}")

@@ -1,9 +1,9 @@
 """Growth accounting (lifecycle), customer retention rate, day-N retention and stickiness.
 
-    lc = wb.lifecycle(events, period="month")          # new / returning / resurrected / dormant
-    rates = wb.customer_retention_rate(events)         # CRR = (E - N) / S per month
-    dn = wb.day_n_retention(events, days=(1, 7, 30), by="channel", customers=customers)
-    st = wb.stickiness(events, period="day", window="month")
+lc = wb.lifecycle(events, period="month")          # new / returning / resurrected / dormant
+rates = wb.customer_retention_rate(events)         # CRR = (E - N) / S per month
+dn = wb.day_n_retention(events, days=(1, 7, 30), by="channel", customers=customers)
+st = wb.stickiness(events, period="day", window="month")
 """
 
 from __future__ import annotations
@@ -107,10 +107,17 @@ def lifecycle(
     Returns a `Lifecycle` whose `.table` has by..., period_start (Date), new, returning,
     resurrected, dormant (negative), active, quick_ratio, complete.
     """
-    spec = make_spec("lifecycle", period=period, start_event=event, return_event=event, by=by,
-                     top_n=top_n)
-    inp = prepare(events, spec, as_of=as_of, schema=schema, customers=customers,
-                  customer_schema=customer_schema)
+    spec = make_spec(
+        "lifecycle", period=period, start_event=event, return_event=event, by=by, top_n=top_n
+    )
+    inp = prepare(
+        events,
+        spec,
+        as_of=as_of,
+        schema=schema,
+        customers=customers,
+        customer_schema=customer_schema,
+    )
     g = list(spec.by)
     ent = entries(inp, spec).select(CUSTOMER_ID, C, *g)
     pairs = distinct_pairs(_only(inp.events, spec.return_events), inp, spec)
@@ -139,14 +146,18 @@ def lifecycle(
     )
     first = rows.select(pl.col(P).min().alias("_wb_first"))
     groups = ent.select(g).unique() if g else pl.LazyFrame({"_wb_one": [1]})
-    grid = groups.join(first, how="cross").select(
-        *g, pl.int_ranges("_wb_first", last + 1).alias(P)
-    ).explode(P)
+    grid = (
+        groups.join(first, how="cross")
+        .select(*g, pl.int_ranges("_wb_first", last + 1).alias(P))
+        .explode(P)
+    )
     table = (
         grid.join(counts, on=[*g, P], how="left")
         .join(dormant, on=[*g, P], how="left")
-        .with_columns(pl.col(c).fill_null(0).cast(pl.Int64)
-                      for c in ("new", "returning", "resurrected", "dormant"))
+        .with_columns(
+            pl.col(c).fill_null(0).cast(pl.Int64)
+            for c in ("new", "returning", "resurrected", "dormant")
+        )
         .with_columns(
             (-pl.col("dormant")).alias("dormant"),
             (pl.col("new") + pl.col("returning") + pl.col("resurrected")).alias("active"),
@@ -156,13 +167,27 @@ def lifecycle(
             (pl.col(P) <= last_complete_index(inp.as_of, period)).alias("complete"),
             start_date_expr(pl.col(P), period).alias("period_start"),
         )
-        .select(*g, "period_start", "new", "returning", "resurrected", "dormant", "active",
-                "quick_ratio", "complete")
+        .select(
+            *g,
+            "period_start",
+            "new",
+            "returning",
+            "resurrected",
+            "dormant",
+            "active",
+            "quick_ratio",
+            "complete",
+        )
         .sort([*g, "period_start"])
         .collect()
     )
-    params = {"period": period, "event": event, "by": list(spec.by), "top_n": top_n,
-              "as_of": inp.as_of}
+    params = {
+        "period": period,
+        "event": event,
+        "by": list(spec.by),
+        "top_n": top_n,
+        "as_of": inp.as_of,
+    }
     return Lifecycle(table, params, LIFECYCLE_DEFINITIONS["lifecycle"], "Lifecycle")
 
 
@@ -199,12 +224,25 @@ def customer_retention_rate(
             f"subscriptions= (paid periods)."
         )
     check_period(caller, period)
-    spec = make_spec(caller, period=period, start_event=event, return_event=event, by=by,
-                     top_n=top_n, level=level)
+    spec = make_spec(
+        caller,
+        period=period,
+        start_event=event,
+        return_event=event,
+        by=by,
+        top_n=top_n,
+        level=level,
+    )
     if events is not None:
         thr = duration_us(parse_duration(inactivity, caller=caller, param="inactivity"))
-        inp = prepare(events, spec, as_of=as_of, schema=schema, customers=customers,
-                      customer_schema=customer_schema)
+        inp = prepare(
+            events,
+            spec,
+            as_of=as_of,
+            schema=schema,
+            customers=customers,
+            customer_schema=customer_schema,
+        )
         ent = entries(inp, spec).select(CUSTOMER_ID, C, *spec.by)
         acts = (
             _only(inp.events, spec.return_events)
@@ -215,12 +253,19 @@ def customer_retention_rate(
         covered = acts.select(CUSTOMER_ID, pl.int_ranges(pl.col(P) + 1, hi + 1).alias(P))
         when = inp.as_of
     else:
-        covered, ent, when = _subscription_cover(subscriptions, spec, as_of, subscription_schema,
-                                                 customers, customer_schema)
+        covered, ent, when = _subscription_cover(
+            subscriptions, spec, as_of, subscription_schema, customers, customer_schema
+        )
     table = _crr_table(covered.explode(P).drop_nulls(P).unique(), ent, spec, when, level)
-    params = {"period": period, "basis": "events" if events is not None else "subscriptions",
-              "inactivity": inactivity if events is not None else None, "event": event,
-              "by": list(spec.by), "as_of": when, "level": level}
+    params = {
+        "period": period,
+        "basis": "events" if events is not None else "subscriptions",
+        "inactivity": inactivity if events is not None else None,
+        "event": event,
+        "by": list(spec.by),
+        "as_of": when,
+        "level": level,
+    }
     return RetentionRates(table, params, LIFECYCLE_DEFINITIONS["crr"], "Customer retention rate")
 
 
@@ -240,9 +285,7 @@ def _subscription_cover(subscriptions, spec, as_of, sub_schema, customers, custo
     lo = index_expr(pl.col(PERIOD_START), period) + 1
     hi = index_expr(pl.col(PERIOD_END), period)
     covered = subs.select(CUSTOMER_ID, pl.int_ranges(lo, hi + 1).alias(P))
-    ent = subs.group_by(CUSTOMER_ID).agg(
-        index_expr(pl.col(PERIOD_START).min(), period).alias(C)
-    )
+    ent = subs.group_by(CUSTOMER_ID).agg(index_expr(pl.col(PERIOD_START).min(), period).alias(C))
     if spec.by:
         if customers is None:
             raise BadParameterError(
@@ -257,8 +300,11 @@ def _subscription_cover(subscriptions, spec, as_of, sub_schema, customers, custo
                 f"{caller}: customers has no column {missing[0]!r} for by=. "
                 f"Available: {cust.collect_schema().names()}."
             )
-        ent = ent.join(cust.select(CUSTOMER_ID, *spec.by).unique(CUSTOMER_ID, keep="first"),
-                       on=CUSTOMER_ID, how="left")
+        ent = ent.join(
+            cust.select(CUSTOMER_ID, *spec.by).unique(CUSTOMER_ID, keep="first"),
+            on=CUSTOMER_ID,
+            how="left",
+        )
         ent = _group_labels(ent, spec)
     return covered, ent, when
 
@@ -284,28 +330,46 @@ def _crr_table(covered: pl.LazyFrame, ent: pl.LazyFrame, spec, as_of, level) -> 
     new = ent.group_by(*g, pl.col(C).alias(P)).agg(pl.len().alias("new"))
     first = ent.select(pl.col(C).min().alias("_wb_first"))
     groups = ent.select(g).unique() if g else pl.LazyFrame({"_wb_one": [1]})
-    grid = groups.join(first, how="cross").select(
-        *g, pl.int_ranges("_wb_first", done + 1).alias(P)
-    ).explode(P).drop_nulls(P)
+    grid = (
+        groups.join(first, how="cross")
+        .select(*g, pl.int_ranges("_wb_first", done + 1).alias(P))
+        .explode(P)
+        .drop_nulls(P)
+    )
     kept = pl.col("end_customers") - pl.col("new")
     low, high = wilson_exprs(kept, pl.col("start_customers"), level)
     ok = (kept >= 0) & (kept <= pl.col("start_customers"))
     return (
         grid.join(counts, on=[*g, P], how="left")
         .join(new, on=[*g, P], how="left")
-        .with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in (
-            "start_customers", "end_customers", "retained", "reactivated", "new"))
+        .with_columns(
+            pl.col(c).fill_null(0).cast(pl.Int64)
+            for c in ("start_customers", "end_customers", "retained", "reactivated", "new")
+        )
         .with_columns(
             start_date_expr(pl.col(P), spec.period).alias("period_start"),
             (pl.col("start_customers") - pl.col("retained")).alias("churned"),
             pl.when(pl.col("start_customers") > 0)
-            .then(kept / pl.col("start_customers")).alias("crr"),
+            .then(kept / pl.col("start_customers"))
+            .alias("crr"),
             pl.when(ok).then(low).alias("ci_low"),
             pl.when(ok).then(high).alias("ci_high"),
         )
         .with_columns((1 - pl.col("crr")).alias("churn_rate"))
-        .select(*g, "period_start", "start_customers", "end_customers", "new", "retained",
-                "reactivated", "churned", "crr", "churn_rate", "ci_low", "ci_high")
+        .select(
+            *g,
+            "period_start",
+            "start_customers",
+            "end_customers",
+            "new",
+            "retained",
+            "reactivated",
+            "churned",
+            "crr",
+            "churn_rate",
+            "ci_low",
+            "ci_high",
+        )
         .sort([*g, "period_start"])
         .collect()
     )
@@ -343,22 +407,46 @@ def day_n_retention(
     from .cohorts import retention_matrix
 
     m = retention_matrix(
-        events, period="day", window="rolling", cohort_period=cohort_period, mode=mode,
-        start_event=start_event, return_event=return_event, by=by, customers=customers,
-        top_n=top_n, as_of=as_of, level=level, min_cohort_size=min_cohort_size,
-        max_period=max(days), schema=schema, customer_schema=customer_schema,
+        events,
+        period="day",
+        window="rolling",
+        cohort_period=cohort_period,
+        mode=mode,
+        start_event=start_event,
+        return_event=return_event,
+        by=by,
+        customers=customers,
+        top_n=top_n,
+        as_of=as_of,
+        level=level,
+        min_cohort_size=min_cohort_size,
+        max_period=max(days),
+        schema=schema,
+        customer_schema=customer_schema,
     )
     by_cols = [c for c in m.columns if c not in _MATRIX_COLS]
     m = m.filter(pl.col("period").is_in(sorted(set(days)))).rename({"period": "day"})
     if per_cohort:
-        return m.select(*by_cols, "cohort", "day", "base", "retained", "retention", "ci_low",
-                        "ci_high", "complete", "small")
+        return m.select(
+            *by_cols,
+            "cohort",
+            "day",
+            "base",
+            "retained",
+            "retention",
+            "ci_low",
+            "ci_high",
+            "complete",
+            "small",
+        )
     low, high = wilson_exprs("retained", "base", level)
     return (
         m.group_by(*by_cols, "day")
         .agg(pl.col("base").sum(), pl.col("retained").sum())
         .with_columns(
-            pl.when(pl.col("base") > 0).then(pl.col("retained") / pl.col("base")).alias("retention"),
+            pl.when(pl.col("base") > 0)
+            .then(pl.col("retained") / pl.col("base"))
+            .alias("retention"),
             low.alias("ci_low"),
             high.alias("ci_high"),
         )
@@ -366,8 +454,18 @@ def day_n_retention(
     )
 
 
-_MATRIX_COLS = ("cohort", "period", "cohort_size", "base", "retained", "retention", "ci_low",
-                "ci_high", "complete", "small")
+_MATRIX_COLS = (
+    "cohort",
+    "period",
+    "cohort_size",
+    "base",
+    "retained",
+    "retention",
+    "ci_low",
+    "ci_high",
+    "complete",
+    "small",
+)
 _NESTED = {("day", "week"), ("day", "month"), ("day", "quarter"), ("month", "quarter")}
 
 
@@ -397,10 +495,17 @@ def stickiness(
             f"{caller}: period={period!r} does not nest inside window={window!r}. Fix: use e.g. "
             f"period='day' with window='week' or 'month', or period='month' with window='quarter'."
         )
-    spec = make_spec(caller, period=period, start_event=event, return_event=event, by=by,
-                     top_n=top_n)
-    inp = prepare(events, spec, as_of=as_of, schema=schema, customers=customers,
-                  customer_schema=customer_schema)
+    spec = make_spec(
+        caller, period=period, start_event=event, return_event=event, by=by, top_n=top_n
+    )
+    inp = prepare(
+        events,
+        spec,
+        as_of=as_of,
+        schema=schema,
+        customers=customers,
+        customer_schema=customer_schema,
+    )
     g = list(spec.by)
     pairs = distinct_pairs(_only(inp.events, spec.return_events), inp, spec)
     win = index_expr(start_date_expr(pl.col(P), period).cast(pl.Datetime("us", "UTC")), window)
@@ -428,8 +533,15 @@ def stickiness(
             pl.col("active_periods").cast(pl.Int64),
             pl.col("customers").cast(pl.Int64),
         )
-        .select(*g, "window_start", "active_periods", "customers", "share", "periods_in_window",
-                "complete")
+        .select(
+            *g,
+            "window_start",
+            "active_periods",
+            "customers",
+            "share",
+            "periods_in_window",
+            "complete",
+        )
         .sort([*g, "window_start", "active_periods"])
         .collect()
     )

@@ -1,8 +1,8 @@
 """Value retention, the LTV curve, and the MRR bridge with net and gross revenue retention.
 
-    v = wb.value_retention(events, start_event="signup", revenue_event="purchase")
-    ltv = wb.ltv_curve(v)
-    bridge = wb.mrr_bridge(subscriptions)       # .table per month, .plot() waterfall
+v = wb.value_retention(events, start_event="signup", revenue_event="purchase")
+ltv = wb.ltv_curve(v)
+bridge = wb.mrr_bridge(subscriptions)       # .table per month, .plot() waterfall
 """
 
 from __future__ import annotations
@@ -101,9 +101,17 @@ def value_retention(
     complete, small.
     """
     spec = make_spec(
-        "value_retention", period=period, window=window, cohort_period=cohort_period,
-        cohorting=cohorting, start_event=start_event, return_event=revenue_event, by=by,
-        top_n=top_n, min_cohort_size=min_cohort_size, max_period=max_period,
+        "value_retention",
+        period=period,
+        window=window,
+        cohort_period=cohort_period,
+        cohorting=cohorting,
+        start_event=start_event,
+        return_event=revenue_event,
+        by=by,
+        top_n=top_n,
+        min_cohort_size=min_cohort_size,
+        max_period=max_period,
     )
     lf = canonical(events, schema=schema, caller=spec.caller)
     if AMOUNT not in lf.collect_schema().names():
@@ -111,8 +119,9 @@ def value_retention(
             f"value_retention: events has no amount column. Available: "
             f"{lf.collect_schema().names()}. Fix: pass schema=EventSchema(amount='your_column')."
         )
-    inp = prepare(lf, spec, as_of=as_of, customers=customers, customer_schema=customer_schema,
-                  extra=(AMOUNT,))
+    inp = prepare(
+        lf, spec, as_of=as_of, customers=customers, customer_schema=customer_schema, extra=(AMOUNT,)
+    )
     g = [*spec.by, C]
     ent = entries(inp, spec)
     coh = cohorts(ent, spec, inp.as_of)
@@ -126,9 +135,11 @@ def value_retention(
     else:
         k = inp.index(pl.col(TS), period) - pl.col(S)
     per_entry = (
-        rev.with_columns(k.alias(K)).filter(pl.col(K) >= 0)
-        .group_by(*spec.key, *[c for c in g if c not in spec.key], K,
-                  *([E] if spec.rolling else []))
+        rev.with_columns(k.alias(K))
+        .filter(pl.col(K) >= 0)
+        .group_by(
+            *spec.key, *[c for c in g if c not in spec.key], K, *([E] if spec.rolling else [])
+        )
         .agg(pl.col(AMOUNT).sum().alias("_wb_rev"))
     )
     if spec.rolling:  # only customers whose window k has elapsed count in cell k
@@ -165,9 +176,20 @@ def value_retention(
             _ratio("_wb_cum", "base").alias("cumulative_revenue_per_customer"),
             (pl.col("cohort_size") < spec.min_cohort_size).alias("small"),
         )
-        .select(*spec.by, "cohort", "period", "cohort_size", "base", "paying", "revenue",
-                "revenue_per_customer", "revenue_per_paying", "cumulative_revenue_per_customer",
-                "complete", "small")
+        .select(
+            *spec.by,
+            "cohort",
+            "period",
+            "cohort_size",
+            "base",
+            "paying",
+            "revenue",
+            "revenue_per_customer",
+            "revenue_per_paying",
+            "cumulative_revenue_per_customer",
+            "complete",
+            "small",
+        )
         .sort([*spec.by, "cohort", "period"])
     )
     return out.collect()
@@ -192,8 +214,13 @@ def ltv_curve(value_table: pl.DataFrame) -> pl.DataFrame:
             f"ltv_curve: the table has no column {missing[0]!r}. Fix: pass the output of "
             f"wb.value_retention."
         )
-    extra = {"paying", "revenue", "revenue_per_customer", "revenue_per_paying",
-             "cumulative_revenue_per_customer"}
+    extra = {
+        "paying",
+        "revenue",
+        "revenue_per_customer",
+        "revenue_per_paying",
+        "cumulative_revenue_per_customer",
+    }
     by = [c for c in value_table.columns if c not in OUTPUT_COLUMNS and c not in extra]
     return (
         value_table.lazy()
@@ -229,8 +256,9 @@ class MrrBridge(TableResult):
 
 
 def _subscriptions(subscriptions, *, caller, schema, as_of):
-    subs = canonical(subscriptions, schema=schema, caller=caller, default=SubscriptionSchema,
-                     require=(AMOUNT,))
+    subs = canonical(
+        subscriptions, schema=schema, caller=caller, default=SubscriptionSchema, require=(AMOUNT,)
+    )
     subs = subs.select(CUSTOMER_ID, PERIOD_START, PERIOD_END, AMOUNT)
     if as_of is None:
         latest = subs.select(pl.col(PERIOD_START).max()).collect().item()
@@ -248,8 +276,10 @@ def monthly_rate_expr() -> pl.Expr:
     months = (days / DAYS_PER_MONTH).round(0)
     whole = (months >= 1) & ((days - months * DAYS_PER_MONTH).abs() <= 3)
     return (
-        pl.when(whole).then(pl.col(AMOUNT) / months)
-        .when(days > 0).then(pl.col(AMOUNT) * DAYS_PER_MONTH / days)
+        pl.when(whole)
+        .then(pl.col(AMOUNT) / months)
+        .when(days > 0)
+        .then(pl.col(AMOUNT) * DAYS_PER_MONTH / days)
         .otherwise(None)
     )
 
@@ -260,9 +290,12 @@ def mrr(subscriptions, *, as_of=None, schema=None) -> pl.DataFrame:
     Returns customer_id, month (Date), mrr.
     """
     subs, when = _subscriptions(subscriptions, caller="mrr", schema=schema, as_of=as_of)
-    return _mrr(subs, when).select(
-        CUSTOMER_ID, start_date_expr(pl.col("_wb_m"), "month").alias("month"), "mrr"
-    ).sort(CUSTOMER_ID, "month").collect()
+    return (
+        _mrr(subs, when)
+        .select(CUSTOMER_ID, start_date_expr(pl.col("_wb_m"), "month").alias("month"), "mrr")
+        .sort(CUSTOMER_ID, "month")
+        .collect()
+    )
 
 
 def _mrr(subs: pl.LazyFrame, when) -> pl.LazyFrame:
@@ -272,8 +305,11 @@ def _mrr(subs: pl.LazyFrame, when) -> pl.LazyFrame:
     done = last_complete_index(when, "month")
     return (
         subs.with_columns(monthly_rate_expr().alias("_wb_rate"))
-        .select(CUSTOMER_ID, "_wb_rate", pl.int_ranges(lo, pl.min_horizontal(hi, done) + 1)
-                .alias("_wb_m"))
+        .select(
+            CUSTOMER_ID,
+            "_wb_rate",
+            pl.int_ranges(lo, pl.min_horizontal(hi, done) + 1).alias("_wb_m"),
+        )
         .explode("_wb_m")
         .drop_nulls("_wb_m")
         .group_by(CUSTOMER_ID, "_wb_m")
@@ -303,7 +339,9 @@ def mrr_bridge(
     subs, when = _subscriptions(subscriptions, caller=caller, schema=schema, as_of=as_of)
     g = list(spec.by)
     cur = _mrr(subs, when)
-    prev = cur.select(CUSTOMER_ID, (pl.col("_wb_m") + 1).alias("_wb_m"), pl.col("mrr").alias("_wb_prev"))
+    prev = cur.select(
+        CUSTOMER_ID, (pl.col("_wb_m") + 1).alias("_wb_m"), pl.col("mrr").alias("_wb_prev")
+    )
     first = cur.group_by(CUSTOMER_ID).agg(pl.col("_wb_m").min().alias("_wb_first"))
     done = last_complete_index(when, "month")
     rows = (
@@ -334,7 +372,10 @@ def mrr_bridge(
         was.sum().alias("start_mrr"),
         pl.when(is_new).then(now).otherwise(zero).sum().alias("new"),
         pl.when((was > 0) & (now > was)).then(now - was).otherwise(zero).sum().alias("expansion"),
-        pl.when((was > 0) & (now > 0) & (now < was)).then(now - was).otherwise(zero).sum()
+        pl.when((was > 0) & (now > 0) & (now < was))
+        .then(now - was)
+        .otherwise(zero)
+        .sum()
         .alias("contraction"),
         pl.when((was > 0) & (now == 0)).then(-was).otherwise(zero).sum().alias("churned"),
         pl.when(is_back).then(now).otherwise(zero).sum().alias("reactivated"),
@@ -347,20 +388,29 @@ def mrr_bridge(
     )
     groups = rows.select(g).unique() if g else pl.LazyFrame({"_wb_one": [1]})
     start = cur.select(pl.col("_wb_m").min().alias("_wb_lo"))
-    grid = groups.join(start, how="cross").select(
-        *g, pl.int_ranges("_wb_lo", done + 1).alias("_wb_m")
-    ).explode("_wb_m").drop_nulls("_wb_m")
+    grid = (
+        groups.join(start, how="cross")
+        .select(*g, pl.int_ranges("_wb_lo", done + 1).alias("_wb_m"))
+        .explode("_wb_m")
+        .drop_nulls("_wb_m")
+    )
     money = ["start_mrr", "new", "expansion", "contraction", "churned", "reactivated", "end_mrr"]
-    counts = ["customers_start", "customers_end", "new_customers", "churned_customers",
-              "reactivated_customers"]
+    counts = [
+        "customers_start",
+        "customers_end",
+        "new_customers",
+        "churned_customers",
+        "reactivated_customers",
+    ]
     s = pl.col("start_mrr")
     table = (
         grid.join(movements, on=[*g, "_wb_m"], how="left")
         .with_columns(pl.col(money).fill_null(0.0), pl.col(counts).fill_null(0).cast(pl.Int64))
         .with_columns(
             start_date_expr(pl.col("_wb_m"), "month").alias("month"),
-            pl.when(s > 0).then((s + pl.col("expansion") + pl.col("contraction")
-                                 + pl.col("churned")) / s).alias("nrr"),
+            pl.when(s > 0)
+            .then((s + pl.col("expansion") + pl.col("contraction") + pl.col("churned")) / s)
+            .alias("nrr"),
             pl.when(s > 0).then((s + pl.col("contraction") + pl.col("churned")) / s).alias("grr"),
         )
         .select(*g, "month", *money, *counts, "nrr", "grr")

@@ -94,17 +94,30 @@ def freeze(value):
 
 def dropdown(name: str, options, value=None, **kw) -> widgets.Dropdown:
     """A dropdown whose description is the function argument it sets; None shows '(none)'."""
-    opts = [("(none)", None) if o is None else o if isinstance(o, tuple) else (str(o), o)
-            for o in options]
+    opts = [
+        ("(none)", None) if o is None else o if isinstance(o, tuple) else (str(o), o)
+        for o in options
+    ]
     values = [v for _, v in opts]
-    return widgets.Dropdown(
+    w = widgets.Dropdown(
         options=opts,
-        value=value if value in values else values[0],
+        index=values.index(value) if value in values else 0,
         description=name,
         style=_STYLE,
         layout=widgets.Layout(width="auto", margin="2px 16px 2px 0"),
         **kw,
     )
+    w.observe(_show_none, names="index")
+    return w
+
+
+def _show_none(change) -> None:
+    # ipywidgets reads value=None as "nothing selected" (a blank box); select "(none)" instead.
+    w = change["owner"]
+    if w.index is None and w.value is None:
+        values = [v for _, v in w.options]
+        if None in values:
+            w.index = values.index(None)
 
 
 def table_html(frame: pl.DataFrame, rows: int) -> str:
@@ -144,7 +157,8 @@ def string_columns(frame: pl.DataFrame | None, skip=()) -> list[str]:
     return [
         c
         for c, t in frame.schema.items()
-        if c not in skip and (t in (pl.String, pl.Boolean, pl.Categorical) or isinstance(t, pl.Enum))
+        if c not in skip
+        and (t in (pl.String, pl.Boolean, pl.Categorical) or isinstance(t, pl.Enum))
     ]
 
 
@@ -266,8 +280,7 @@ class Explorer:
             except WorkbenchError as exc:
                 self.error = exc
                 self.status.value = (
-                    "<div style='color:#b00020'><b>Not updated:</b> "
-                    f"{html.escape(str(exc))}</div>"
+                    f"<div style='color:#b00020'><b>Not updated:</b> {html.escape(str(exc))}</div>"
                 )
                 return
             t0 = time.perf_counter()

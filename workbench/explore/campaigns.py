@@ -1,7 +1,7 @@
 """Campaign explorer: a view over ``wb.campaign_effect``.
 
-    ex = wb.explore.CampaignExplorer(events, campaigns, segments=customers)
-    ex.arguments()        # wb.campaign_effect(events, campaigns, **ex.arguments())
+ex = wb.explore.CampaignExplorer(events, campaigns, segments=customers)
+ex.arguments()        # wb.campaign_effect(events, campaigns, **ex.arguments())
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class CampaignExplorer(Explorer):
         if segments is not None:
             # A column in both tables would make `by` ambiguous: keep the campaigns' one and
             # prefix the customer attribute (channel -> customer_channel).
-            clash = [c for c in segments.columns if c != CUSTOMER_ID and c in self.campaigns.columns]
+            clash = [
+                c for c in segments.columns if c != CUSTOMER_ID and c in self.campaigns.columns
+            ]
             segments = segments.rename({c: f"customer_{c}" for c in clash})
         self.segments = segments
         self.as_of = as_of

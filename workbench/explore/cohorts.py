@@ -1,8 +1,8 @@
 """Cohort retention explorer: a view over ``wb.retention_matrix``.
 
-    ex = wb.explore.CohortExplorer(events, customers=customers)
-    ex                      # in a notebook: controls, heatmap, mean curve, table head
-    ex.arguments()          # the keyword arguments of wb.retention_matrix(events, ...)
+ex = wb.explore.CohortExplorer(events, customers=customers)
+ex                      # in a notebook: controls, heatmap, mean curve, table head
+ex.arguments()          # the keyword arguments of wb.retention_matrix(events, ...)
 """
 
 from __future__ import annotations

@@ -122,12 +122,17 @@ class HypothesisLog:
         frame = pl.DataFrame(self._rows, schema=schema, orient="row")
         p = frame["p_value"].fill_null(np.nan).to_numpy()
         adjusted = bh_adjust(p) if len(p) else np.array([])
-        return frame.with_columns(
-            pl.Series("p_adjusted", adjusted, dtype=pl.Float64).fill_nan(None),
-        ).with_columns(
-            (pl.col("p_adjusted") <= self.alpha).fill_null(False).alias("significant"),
-        ).select(*[c for c in schema if c != "hypotheses"], "p_adjusted", "significant",
-                 "hypotheses")
+        return (
+            frame.with_columns(
+                pl.Series("p_adjusted", adjusted, dtype=pl.Float64).fill_nan(None),
+            )
+            .with_columns(
+                (pl.col("p_adjusted") <= self.alpha).fill_null(False).alias("significant"),
+            )
+            .select(
+                *[c for c in schema if c != "hypotheses"], "p_adjusted", "significant", "hypotheses"
+            )
+        )
 
     def to_csv(self, path, *, overwrite: bool = True) -> Path:
         """Write the log (with current adjusted p-values) to a CSV file; return its path."""

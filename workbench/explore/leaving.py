@@ -1,10 +1,10 @@
 """Leaving-customer explorer: a view over ``wb.departed_patterns`` with a hypothesis panel.
 
-    ex = wb.explore.LeavingExplorer(events, customers=customers, subscriptions=subscriptions)
-    ex.arguments()                               # wb.departed_patterns(events, **ex.arguments())
-    ex.test_hypothesis("tenure_days", segment=("plan", "basic"))
-    ex.log.table                                 # every hypothesis, BH-adjusted over all
-    ex.export_log("hypotheses.csv")
+ex = wb.explore.LeavingExplorer(events, customers=customers, subscriptions=subscriptions)
+ex.arguments()                               # wb.departed_patterns(events, **ex.arguments())
+ex.test_hypothesis("tenure_days", segment=("plan", "basic"))
+ex.log.table                                 # every hypothesis, BH-adjusted over all
+ex.export_log("hypotheses.csv")
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..schema import CUSTOMER_ID, TS, SubscriptionSchema, canonical
 from .base import (
     _STYLE,
     Explorer,
+    _show_none,
     canonical_customers,
     canonical_events,
     dropdown,
@@ -85,9 +86,7 @@ class LeavingExplorer(Explorer):
         self.subscriptions = (
             None
             if subscriptions is None
-            else canonical(
-                subscriptions, caller=caller, default=SubscriptionSchema
-            ).collect()
+            else canonical(subscriptions, caller=caller, default=SubscriptionSchema).collect()
         )
         self.annotations = annotations
         self.cutoffs = month_starts(self.events)
@@ -135,9 +134,10 @@ class LeavingExplorer(Explorer):
         self.hypothesis_controls = {
             "feature": widgets.Dropdown(description="feature", style=_STYLE),
             "segment": widgets.Dropdown(
-                options=[("(all customers)", None)], description="segment", style=_STYLE
+                options=[("(all customers)", None)], index=0, description="segment", style=_STYLE
             ),
         }
+        self.hypothesis_controls["segment"].observe(_show_none, names="index")
         self.test_button = widgets.Button(description="Test and record", button_style="primary")
         self.export_button = widgets.Button(description="Export CSV", icon="download")
         self.log_path = widgets.Text(value=self._log_path, description="file", style=_STYLE)
@@ -176,9 +176,10 @@ class LeavingExplorer(Explorer):
             if len(levels) <= MAX_SEGMENT_LEVELS:
                 segments += [(f"{col}={v}", (col, v)) for v in levels]
         s = self.hypothesis_controls["segment"]
-        keep = s.value if s.value in [v for _, v in segments] else None
+        values = [v for _, v in segments]
+        keep = s.value if s.value in values else None
         s.options = segments
-        s.value = keep
+        s.index = values.index(keep)
 
     def _guarded(self, fn) -> None:
         try:
@@ -255,11 +256,21 @@ class LeavingExplorer(Explorer):
 
     def _render_log(self) -> None:
         t = self.log.table.select(
-            "hypothesis", "feature", "segment", "cutoff", "horizon", "test", "effect_size",
-            "p_value", "p_adjusted", "significant",
+            "hypothesis",
+            "feature",
+            "segment",
+            "cutoff",
+            "horizon",
+            "test",
+            "effect_size",
+            "p_value",
+            "p_adjusted",
+            "significant",
         )
-        self.log_html.value = table_html(t, 50) if len(self.log) else (
-            "<div style='font-size:12px;color:#555'>No hypotheses recorded yet.</div>"
+        self.log_html.value = (
+            table_html(t, 50)
+            if len(self.log)
+            else ("<div style='font-size:12px;color:#555'>No hypotheses recorded yet.</div>")
         )
 
 

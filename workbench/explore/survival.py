@@ -1,8 +1,8 @@
 """Churn and survival explorer: a view over ``wb.churn_table`` followed by ``wb.churn_curves``.
 
-    ex = wb.explore.SurvivalExplorer(events, customers=customers, subscriptions=subscriptions)
-    ex.arguments()          # wb.churn_table(events, **ex.arguments())
-    ex.curve_arguments()    # wb.churn_curves(table, **ex.curve_arguments())
+ex = wb.explore.SurvivalExplorer(events, customers=customers, subscriptions=subscriptions)
+ex.arguments()          # wb.churn_table(events, **ex.arguments())
+ex.curve_arguments()    # wb.churn_curves(table, **ex.curve_arguments())
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Win-back explorer: a view over ``wb.winback_targets`` with an export of the target list.
 
-    ex = wb.explore.WinbackExplorer(events, customers=customers, campaigns=campaigns)
-    ex.arguments()                 # wb.winback_targets(events, **ex.arguments())
-    ex.export("targets.csv")       # wb.export_targets(ex.result, "targets.csv", ...)
+ex = wb.explore.WinbackExplorer(events, customers=customers, campaigns=campaigns)
+ex.arguments()                 # wb.winback_targets(events, **ex.arguments())
+ex.export("targets.csv")       # wb.export_targets(ex.result, "targets.csv", ...)
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ _LOG_BOUND = 18.0  # parameters are searched within exp(+-18)
 # Above this many distinct rows (times the model's _WARM_FACTOR), start from a subsample fit.
 _WARM_ROWS = 40_000
 _WARM_CUSTOMERS = 20_000
+_WARM_BOUND = 9.0  # a subsample optimum beyond exp(+-9) is not used as a start
 
 
 def _as_frame(rfm, caller: str) -> pl.DataFrame:
@@ -195,7 +196,7 @@ class CustomerModel:
     def _loglik_grad(self, params, data):  # pragma: no cover - overridden where available
         raise NotImplementedError
 
-    def _bfgs(self, data, theta0, scale, hess_inv=None):
+    def _bfgs(self, data, theta0, scale, hess_inv=None, maxiter=2000):
         # Moderate tolerances: Newton steps with the exact Hessian finish the job (_polish).
         if self._has_gradient():
             fun, jac, gtol = self._objective_grad, True, 1e-7
@@ -208,7 +209,7 @@ class CustomerModel:
             args=(data, scale),
             jac=jac,
             method="BFGS",
-            options={"maxiter": 2000, "gtol": gtol, "hess_inv0": hess_inv},
+            options={"maxiter": maxiter, "gtol": gtol, "hess_inv0": hess_inv},
         )
 
     def _maximize(self, data, theta0, n_total: float, hess_inv=None):
@@ -366,8 +367,12 @@ class CustomerModel:
             ws = rng.poisson(w * min(1.0, _WARM_CUSTOMERS / n_total)).astype(float)
             keep = ws > 0
             sub = self._prepare({k: v[keep] for k, v in cols.items()}, ws[keep])
-            res = self._bfgs(sub, theta0, ws.sum())
-            if np.all(np.isfinite(res.x)):
+            res = self._bfgs(sub, theta0, ws.sum(), maxiter=200)
+            # Use it only when the subsample has an interior optimum (a small sample may put
+            # one on the edge, e.g. Pareto/NBD's s and beta running off together).
+            if np.max(np.abs(res.x)) < _WARM_BOUND and self._gradient_small(
+                res.x, sub, ws.sum(), 1e-4
+            ):
                 theta0 = res.x
                 curvature = -self._hessian(theta0, sub) / ws.sum()
                 if np.all(np.isfinite(curvature)) and np.all(np.linalg.eigvalsh(curvature) > 0):
@@ -568,4 +573,3 @@ class TransactionModel(CustomerModel):
                 ),
             }
         )
-

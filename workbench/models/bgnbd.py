@@ -21,6 +21,11 @@ BGNBD_DEFINITION = (
     "over the next t time units."
 )
 
+MBGNBD_DEFINITION = (
+    "MBG/NBD: as BG/NBD, but a customer may also leave right after the first purchase, so even "
+    "a customer without repeat purchases is not certainly still active."
+)
+
 
 class BetaGeoNBD(TransactionModel):
     """BG/NBD model of repeat purchasing: ``BetaGeoNBD().fit(rfm)``.

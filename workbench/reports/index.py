@@ -12,7 +12,7 @@ p.note { color: #5f6b7a; font-size: 12.5px; }
 table { border-collapse: collapse; margin-top: 12px; }
 th, td { border-bottom: 1px solid #e9ecef; padding: 5px 12px; text-align: right; }
 th { background: #f5f7f9; font-weight: 600; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child { text-align: left; white-space: nowrap; }
 td .delta { color: #5f6b7a; font-size: 12px; display: block; }
 td .flag { color: #7a5200; font-weight: 600; }
 a { color: #2458a6; }

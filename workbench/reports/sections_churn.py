@@ -322,11 +322,35 @@ def leaving(ctx) -> Section | None:
                 sec.text(
                     f"Base churn rate {base:.1%}; {sig.height} segment(s) churn significantly more."
                 )
-            sec.add(table(sig if sig.height else seg.table, max_rows=12))
+            sec.add(figure_of(seg))
+            shown = sig if sig.height else seg.table
+            cols = [
+                c
+                for c in (
+                    "segment",
+                    "customers",
+                    "churned",
+                    "churn_rate",
+                    "lift",
+                    "p_adjusted",
+                    "value_at_risk",
+                )
+                if c in shown.columns
+            ]
+            sec.add(
+                table(
+                    shown.select(cols),
+                    max_rows=12,
+                    formats={"churn_rate": "pct", "value_at_risk": "money"},
+                )
+            )
             ctx.define("Problem segments", patterns.PROBLEM_SEGMENTS_DEFINITION, seg.params)
-        if has(patterns, "churn_reasons") and ctx.feedback is not None and ctx.feedback.height:
+        reasons_mod = optional("reasons")
+        if not has(reasons_mod, "churn_reasons"):
+            reasons_mod = patterns
+        if has(reasons_mod, "churn_reasons") and ctx.feedback is not None and ctx.feedback.height:
             by = ctx.by if _segment_source(ctx) is not None else None
-            reasons = patterns.churn_reasons(ctx.feedback, customers=ctx.customers, by=by)
+            reasons = reasons_mod.churn_reasons(ctx.feedback, customers=ctx.customers, by=by)
             sec.heading("Why they say they left (survey answers)")
             sec.add(figure_of(reasons))
             if reasons.test:
@@ -335,5 +359,5 @@ def leaving(ctx) -> Section | None:
                     f"Reasons by {esc(by)}: chi-square {t['statistic']:.2f}, df "
                     f"{t['dof']}, p = {t['p_value']:.3g}."
                 )
-            ctx.define("Churn reasons", patterns.REASONS_DEFINITION, reasons.params)
+            ctx.define("Churn reasons", reasons_mod.REASONS_DEFINITION, reasons.params)
     return sec

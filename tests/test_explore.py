@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from scipy import stats as sps
 
 import workbench as wb
-from workbench.explore.base import Debouncer
+from workbench.explore.base import Debouncer, Explorer, dropdown
 from workbench.plots.campaigns import lift_forest
 from workbench.plots.leaving import departed_patterns_figure, winback_figure
 from workbench.plots.survival import survival_curves
@@ -89,6 +89,53 @@ def test_debouncer_zero_wait_is_synchronous():
     d()
     d()
     assert calls == [1, 1]
+
+
+class _Echo(Explorer):
+    """A minimal explorer over a fake headless function, to test the machinery alone."""
+
+    title = "echo"
+
+    def __init__(self, **kw):
+        self.calls = []
+        super().__init__(**kw)
+
+    def _make_controls(self):
+        return {"n": dropdown("n", (None, 1, 2, 3))}
+
+    def arguments(self):
+        return {"n": self.controls["n"].value}
+
+    def compute(self, arguments):
+        self.calls.append(arguments)
+        n = arguments["n"]
+        if n == 2:
+            warnings.warn("only 2 customers", wb.WorkbenchWarning, stacklevel=1)
+        if n == 3:
+            raise RuntimeError("boom")
+        return pl.DataFrame({"n": [n]})
+
+    def draw(self, result):
+        return {"main": go.Figure(go.Bar(y=[result["n"][0] or 0]))}
+
+
+def test_explorer_machinery_notes_errors_and_close():
+    ex = _Echo(debounce=0)
+    assert ex.controls["n"].index == 0 and ex.arguments() == {"n": None}  # "(none)" shown
+    ex.controls["n"].value = 2
+    assert ex.notes == ["only 2 customers"]
+    assert "Note: only 2 customers" in ex.status.value
+    assert ex.figure.data[0].y == (2,)
+    ex.controls["n"].value = 1
+    assert ex.notes == [] and ex.figure.data[0].y == (1,)
+    ex.controls["n"].value = None
+    assert ex.controls["n"].index == 0  # set back to None: still shows "(none)"
+    assert len(ex.calls) == 3  # None came from the cache
+    with pytest.raises(RuntimeError, match="boom"):
+        ex.controls["n"].value = 3
+    assert "Failed:</b> RuntimeError: boom" in ex.status.value
+    ex.close()
+    assert ex.widget.comm is None and ex.figure.comm is None
 
 
 def test_import_workbench_does_not_load_widgets():

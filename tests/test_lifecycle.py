@@ -254,3 +254,42 @@ def test_day_n_by_channel_on_sample(sample):
 def test_missing_by_column_for_lifecycle():
     with pytest.raises(MissingColumnError, match="by='channel'"):
         wb.lifecycle(ABCD, by="channel")
+
+
+def test_pre_aggregated_customer_days_give_identical_results():
+    """A warehouse reduction to one row per (customer, event, day) with n_events and the day's
+    amount changes nothing at day grain or coarser."""
+    s = wb.datasets.load_sample(seed=4, n_customers=300)
+    ev = s.events.select("customer_id", "ts", "event", "amount")
+    reduced = ev.group_by("customer_id", "event", pl.col("ts").dt.truncate("1d")).agg(
+        pl.col("amount").sum(), pl.len().cast(pl.Int64).alias("n_events")
+    )
+    kw = {"as_of": s.as_of}
+    for period in ("day", "week", "month"):
+        for opts in (
+            {},
+            {"mode": "on_or_after"},
+            {"min_events": 2},
+            {"start_event": "signup", "return_event": "purchase"},
+        ):
+            assert wb.retention_matrix(reduced, period=period, **opts, **kw).equals(
+                wb.retention_matrix(ev, period=period, **opts, **kw)
+            ), (period, opts)
+    assert wb.lifecycle(reduced, **kw).table.equals(wb.lifecycle(ev, **kw).table)
+    assert wb.customer_retention_rate(reduced, **kw).table.equals(
+        wb.customer_retention_rate(ev, **kw).table
+    )
+    assert wb.stickiness(reduced, **kw).equals(wb.stickiness(ev, **kw))
+    a = wb.value_retention(reduced, start_event="signup", revenue_event="purchase", **kw)
+    b = wb.value_retention(ev, start_event="signup", revenue_event="purchase", **kw)
+    assert a.drop(
+        "revenue", "revenue_per_customer", "revenue_per_paying", "cumulative_revenue_per_customer"
+    ).equals(
+        b.drop(
+            "revenue",
+            "revenue_per_customer",
+            "revenue_per_paying",
+            "cumulative_revenue_per_customer",
+        )
+    )
+    assert (a["revenue"] - b["revenue"]).abs().max() < 1e-9

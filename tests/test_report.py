@@ -456,26 +456,36 @@ def test_backfill_renders_each_month_and_one_index(tmp_path, capsys):
         assert active["value"] == lc["active"][0]
     index = (out / "index.html").read_text()
     assert index.index('href="2025-11.html"') < index.index('href="2025-10.html"')
-    # Late data: three more customers show up in November; re-rendering says what moved.
-    late = pl.DataFrame(
-        {
-            "customer_id": ["L1", "L2", "L3"],
-            "ts": [datetime(2025, 11, 20, tzinfo=UTC)] * 3,
-            "event": ["visit"] * 3,
-        }
-    )
-    pl.concat([small.events, late], how="diagonal_relaxed").write_parquet(
-        tmp_path / "events.parquet"
-    )
-    path = wb.render_report("2025-11", data=tmp_path / "events.parquet", out=out)
-    text = unescape(path.read_text())
-    assert "Late data: changes since the last rendering of this month" in text
-    before = next(
-        k
-        for k in json.loads((out / "2025-11.kpis.json").read_text())["kpis"]
-        if k["key"] == "active"
-    )
-    assert f"<td>Active customers</td><td>{int(before['value']) - 3:,}</td>" in text
+
+
+def test_late_data_is_reported_against_the_previous_rendering():
+    """In-process: the data-quality appendix lists headline numbers that moved since the last
+    rendering of the same month (stored in its .kpis.json)."""
+    from workbench.reports import sections as S
+
+    ctx = S.load_context(month="2025-11")
+    kpis = S.sections_summary.headline_kpis(ctx)
+    active = next(k for k in kpis if k.key == "active")
+    ctx.previous_render = {
+        "rendered_at": "2025-12-01T06:00:00+00:00",
+        "source": "sample data",
+        "kpis": [
+            dict(
+                k.to_dict(),
+                value=k.value - 3 if k.key == "active" else k.value,
+                display=f"{int(k.value) - 3:,}" if k.key == "active" else k.display,
+            )
+            for k in kpis
+        ],
+    }
+    html_text = unescape(S.data_quality(ctx).html())
+    assert "Late data: changes since the last rendering of this month" in html_text
+    assert "1 headline number(s) differ from the rendering of 2025-12-01T06:00:00" in html_text
+    assert (
+        f"<td>Active customers</td><td>{int(active.value) - 3:,}</td><td>{active.display}</td>"
+    ) in html_text
+    ctx.previous_render["kpis"] = [k.to_dict() for k in kpis]
+    assert "equal those of the rendering" in S.data_quality(ctx).html()
 
 
 def test_render_reports_validates_range(tmp_path):

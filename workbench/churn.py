@@ -80,6 +80,7 @@ CENSORING_DEFINITION = (
 )
 
 _EPOCH = date(1970, 1, 1)
+_EPS_DAYS = 1e-9  # floating-point slack when a day count is compared with k x typical gap
 
 
 def churn_table(
@@ -108,14 +109,17 @@ def churn_table(
     - ``subscriptions=<table>``: contractual churn, on calendar days: paid periods cover
       [period_start day, period_end day). A renewal is in time when its start day is at most
       ``grace`` days (default 45) after the latest period end day so far; a later start, or
-      none, ends the spell. ``churn_date`` is the end day of the last paid period; a customer
-      is censored while ``last period end day + grace`` is after ``as_of``.
+      none, ends the spell. ``churn_date`` is the end day of the last paid period;
+      ``last_active`` is the last paid day (that end day - 1, or the start day when every
+      period of the spell is empty); a customer is censored while ``last period end day +
+      grace`` is after ``as_of``.
     - ``cancel_event="cancel"``: churned on the day of that event when no activity (any other
       event, or those in ``event``) follows on a later day. ``churn_date`` = the cancel day;
       a censored customer is followed to ``as_of`` (threshold 0).
     - ``own_cycle=k``: churned when ``days_since_last > k * typical_gap_days`` from
       :func:`workbench.purchase_cycles` (purchase days, ``event`` defaults to "purchase";
-      ``prior_strength`` as there); the whole-day threshold is floor(k * typical gap).
+      ``prior_strength`` as there); the whole-day threshold is floor(k * typical gap),
+      computed with 1e-9 days of slack so that an exact 7-day rhythm gives 7k days.
 
     Columns: ``customer_id``, (``episode``,) ``start``, ``last_active``, ``churn_date`` (null
     unless churned), ``churned``, ``duration_days`` (see the module docstring: churned
@@ -264,7 +268,8 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
         )
         .with_columns(
             (pl.col("__spell") - first + 1).alias("episode"),
-            (pl.col("end") - 1).alias("last"),
+            # the last covered day; a spell of empty paid periods still has its start day
+            pl.max_horizontal(pl.col("end") - 1, pl.col("start")).alias("last"),
             (~pl.col("is_last") | (pl.col("end") <= d - pl.col("lag"))).alias("churned"),
         )
         .drop("__spell", "__first")
@@ -286,7 +291,8 @@ def _own_cycle_spells(lf, k, event, prior_strength, as_of_day, caller) -> pl.Laz
     cycles = cycles_from_days(days, as_of_day, float(prior_strength)).select(
         CUSTOMER_ID, "typical_gap_days"
     )
-    threshold = (pl.col("typical_gap_days") * float(k)).floor().cast(pl.Int64)
+    # 1e-9 days of slack: a rhythm of exactly 7 days (exp(log 7) = 6.999...) gives 7k, not 7k - 1
+    threshold = (pl.col("typical_gap_days") * float(k) + _EPS_DAYS).floor().cast(pl.Int64)
     lags = cycles.select(CUSTOMER_ID, threshold.alias("lag")).collect()
     if lags.height and lags["lag"].null_count() == lags.height:
         raise BadDataError(

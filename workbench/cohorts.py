@@ -138,7 +138,8 @@ def retention_matrix(
     cohorting : "first_time" or "recurring" (every period with a start event starts a cohort).
     start_event, return_event : event name(s) that start a cohort and that count as a return;
         None means any event. The value of an event attribute in `by` is taken at the start event.
-    by : column(s) to split by: a column of `customers` (joined on customer_id) or of events.
+    by : column(s) to split by: a column of `customers` (joined on customer_id) or of events;
+        group values are returned as strings, missing ones as "(missing)".
     top_n : keep the top_n most common values of each `by` column, the rest become "other".
     as_of : analysis date (inclusive); default the latest event. Later events are ignored.
     level : confidence level of the Wilson interval (ci_low, ci_high).

@@ -3,7 +3,10 @@
 Everything here is lazy: the input is reduced early to the few columns a query needs, cohort
 entries are one row per customer (or per customer and cohort period, for recurring cohorts),
 activity is reduced to distinct (entry, period) pairs, and "on or after" needs only each
-customer's last return event. The caller collects once.
+customer's last return event. Before the query, one small scan reads the time range and the
+range of integer customer ids (the analysis date defaults to the latest event; the ranges size a
+day-to-month lookup table and the packed sort keys of `cohorts_fast`); the caller then collects
+the whole query once.
 
 Notation used in the comments: an *entry* e is a customer in a cohort; s_e its start; a *unit*
 u is a period k (or a bracket of periods); E_e the last unit whose window has fully elapsed for

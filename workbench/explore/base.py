@@ -25,7 +25,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import polars as pl
 
-from ..errors import WorkbenchError
+from ..errors import WorkbenchError, WorkbenchWarning
 from ..schema import CustomerSchema, EventSchema, canonical
 
 _STYLE = {"description_width": "initial"}
@@ -268,7 +268,7 @@ class Explorer:
                     t_compute = t_draw = 0.0
                 else:
                     with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
+                        warnings.simplefilter("always", WorkbenchWarning)
                         result = self.compute(self.arguments())
                         t_compute = time.perf_counter() - start
                         figs = self.draw(result)
@@ -283,6 +283,12 @@ class Explorer:
                     f"<div style='color:#b00020'><b>Not updated:</b> {html.escape(str(exc))}</div>"
                 )
                 return
+            except Exception as exc:  # a bug: say so in the view, then raise as usual
+                self.status.value = (
+                    "<div style='color:#b00020'><b>Failed:</b> "
+                    f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>"
+                )
+                raise
             t0 = time.perf_counter()
             self.error = None
             self.result, self.notes = result, notes

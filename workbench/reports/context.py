@@ -128,8 +128,8 @@ def _within(frame: pl.DataFrame | pl.LazyFrame | None, col: str, end: datetime):
     if frame is None:
         return None
     lf = frame.lazy()
-    if col in lf.collect_schema().names():
-        lf = lf.filter(pl.col(col) < end)
+    if col in lf.collect_schema().names():  # rows without a time are kept
+        lf = lf.filter(pl.col(col).is_null() | (pl.col(col) < end))
     return lf.collect()
 
 

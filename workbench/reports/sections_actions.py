@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..schema import CAMPAIGN_ID, CATEGORY, CUSTOMER_ID, EVENT, SENT_TS
+from ..schema import CAMPAIGN_ID, CATEGORY, CUSTOMER_ID, EVENT, N_EVENTS, SENT_TS
 from .blocks import Section, esc, figure_of, has, notes_of, optional, table
 
 FUNNEL_STEPS = ("visit", "add_to_cart", "purchase")
@@ -155,8 +155,8 @@ def funnel(ctx) -> Section | None:
     if not has(funnels, "funnel"):
         return None
     present = set(ctx.events[EVENT].unique().drop_nulls().to_list())
-    if not set(FUNNEL_STEPS) <= present:
-        return None
+    if not set(FUNNEL_STEPS) <= present or N_EVENTS in ctx.events.columns:
+        return None  # no such steps, or events reduced to days (the order within a day is lost)
     sec = Section("funnel", "Funnel")
     with notes_of(sec):
         by = ctx.by if (ctx.customers is not None and ctx.by in ctx.customers.columns) else None

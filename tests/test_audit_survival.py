@@ -31,13 +31,13 @@ def _random_table(rng, n):
             "duration_days": rng.integers(0, 25, n),
             "churned": rng.random(n) < rng.uniform(0.2, 1.0),
             "grp": rng.choice(["a", "b"], n),
-            "w": rng.integers(1, 4, n),
+            "w": rng.integers(1, 4, n),  # integer weights: exact fractions
         }
     )
 
 
 def _check_group(res, rows, key, *, weighted, horizons, tau, level=0.95):
-    weight = (lambda r: float(r["w"])) if weighted else (lambda r: 1.0)
+    weight = (lambda r: int(r["w"])) if weighted else (lambda r: 1)
     steps = osv.km(rows, weight=weight)
     table = res.table if key is None else res.table.filter(pl.col("grp") == key)
     got = table.to_dicts()

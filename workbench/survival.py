@@ -348,15 +348,14 @@ def _horizons(horizons, caller) -> list[float]:
     return [float(h) for h in vals]
 
 
+def _first_at_or_below(t: np.ndarray, values: np.ndarray, q: float = 0.5) -> float | None:
+    """First time the step curve is <= q (None: never). A tolerance of 1e-12 keeps an exact
+    half (2 of 4 churned) at the half although lifelines' product carries a rounding error."""
+    hit = np.flatnonzero(values <= q + 1e-12)
+    return float(t[hit[0]]) if hit.size else None
+
+
 def _summary(kmf, km, n, n_events, tau, level) -> dict:
-    from lifelines.utils import median_survival_times
-
-    def finite(x):
-        x = float(x)
-        return x if math.isfinite(x) else None
-
-    ci = median_survival_times(kmf.confidence_interval_)
-    med = finite(kmf.median_survival_time_)
     t, s = km["t"], km["survival"]
     defined = tau <= t[-1] or s[-1] == 0
     if defined:
@@ -368,9 +367,9 @@ def _summary(kmf, km, n, n_events, tau, level) -> dict:
     return {
         "customers": int(round(n)),
         "churned": int(round(n_events)),
-        "median_days": med,
-        "median_ci_low": finite(ci.iloc[0, 0]),
-        "median_ci_high": finite(ci.iloc[0, 1]),
+        "median_days": _first_at_or_below(t, s),
+        "median_ci_low": _first_at_or_below(t, km["ci_low"]),
+        "median_ci_high": _first_at_or_below(t, km["ci_high"]),
         "rmst_days": area,
         "rmst_ci_low": r_lo,
         "rmst_ci_high": r_hi,

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 
 def km(rows, *, weight=lambda r: 1.0) -> list[dict]:
     """rows: dicts with duration_days, churned. One step per distinct time (and t = 0):
-    t, at_risk (duration >= t), events, censored, survival, and the Greenwood sum so far."""
+    t, at_risk (duration >= t), events, censored, survival, and the Greenwood sum so far.
+    Survival is an exact fraction (integer weights), so an exact half is exactly 0.5."""
     times = sorted({0.0} | {float(r["duration_days"]) for r in rows})
-    s, green, out = 1.0, 0.0, []
+    s, green, out = Fraction(1), 0.0, []
     for t in times:
         n = sum(weight(r) for r in rows if r["duration_days"] >= t)
         d = sum(weight(r) for r in rows if r["duration_days"] == t and r["churned"])
         c = sum(weight(r) for r in rows if r["duration_days"] == t and not r["churned"])
         if n > 0:
-            s *= 1.0 - d / n
+            s *= 1 - Fraction(d) / Fraction(n)
             if d > 0 and n > d:
                 green += d / (n * (n - d))
         out.append(
             {"t": t, "at_risk": n, "events": d, "censored": c, "survival": s, "greenwood": green}
         )
+    for st in out:
+        st["exact"], st["survival"] = st["survival"], float(st["survival"])
     return out
 
 
@@ -46,7 +50,7 @@ def survival_at(steps, h: float):
 
 def median(steps):
     for st in steps:
-        if st["survival"] <= 0.5:
+        if st["exact"] <= Fraction(1, 2):
             return st["t"]
     return None
 

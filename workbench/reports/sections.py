@@ -14,6 +14,7 @@ from . import (
     sections_appendix,
     sections_churn,
     sections_cohorts,
+    sections_events,
     sections_summary,
 )
 from .blocks import Section, show
@@ -43,6 +44,7 @@ def _section(fn):
 
 
 summary = _section(sections_summary.summary)
+events = _section(sections_events.what_happened)
 acquisition = _section(sections_cohorts.acquisition)
 lifecycle = _section(sections_cohorts.lifecycle)
 churn = _section(sections_churn.churn)
@@ -55,6 +57,7 @@ data_quality = sections_appendix.data_quality
 
 ORDER = (
     "summary",
+    "events",
     "acquisition",
     "lifecycle",
     "churn",
@@ -83,6 +86,7 @@ __all__ = [
     "data_quality",
     "definitions",
     "drivers",
+    "events",
     "funnel",
     "leaving",
     "lifecycle",

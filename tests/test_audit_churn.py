@@ -18,8 +18,10 @@ from oracles.gen import BASE, ZONES, frame, random_events, utc_day
 import workbench as wb
 
 SETTINGS = settings(
-    max_examples=int(__import__("os").environ.get("AUDIT_EXAMPLES", 60)), deadline=None,
-    suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+    max_examples=int(__import__("os").environ.get("AUDIT_EXAMPLES", 60)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
 )
 SEEDS = st.integers(0, 2**32 - 1)
 KINDS = ("eager", "lazy", "pandas")
@@ -80,7 +82,9 @@ def test_purchase_cycles_matches_oracle(seed):
         return
     prior = [0, 0.5, 3.0, 10][int(rng.integers(4))]
     event = ["purchase", ["purchase", "visit"]][int(rng.integers(2))]
-    out = wb.purchase_cycles(frame(rows, tz=tz, kind=kind), as_of=arg, prior_strength=prior, event=event)
+    out = wb.purchase_cycles(
+        frame(rows, tz=tz, kind=kind), as_of=arg, prior_strength=prior, event=event
+    )
     exp = oc.purchase_cycles(rows, as_of_day=day, event=event, prior_strength=prior)
     assert sorted(out["customer_id"].to_list()) == sorted(exp)
     for r in out.iter_rows(named=True):
@@ -175,8 +179,12 @@ def test_subscriptions_matches_oracle(seed, episodes):
     if rng.random() < 0.3:
         arg, day = None, max(utc_day(p["period_start"]) for p in periods)
     subs = pl.DataFrame(
-        periods, schema={"customer_id": pl.String, "period_start": pl.Datetime("us", "UTC"),
-                         "period_end": pl.Datetime("us", "UTC")}
+        periods,
+        schema={
+            "customer_id": pl.String,
+            "period_start": pl.Datetime("us", "UTC"),
+            "period_end": pl.Datetime("us", "UTC"),
+        },
     )
     out = wb.churn_table(subscriptions=subs, grace=f"{grace}d", as_of=arg, episodes=episodes)
     spells = oc.subscription_spells(periods, grace=grace, as_of_day=day)
@@ -188,26 +196,41 @@ def test_subscriptions_grace_edge():
     # paid [Jan 1, Jan 31); renewal on Feb 5 is in time with grace 5, late with grace 4
     periods = [
         {"customer_id": "x", "period_start": BASE, "period_end": BASE + timedelta(days=30)},
-        {"customer_id": "x", "period_start": BASE + timedelta(days=35),
-         "period_end": BASE + timedelta(days=65)},
+        {
+            "customer_id": "x",
+            "period_start": BASE + timedelta(days=35),
+            "period_end": BASE + timedelta(days=65),
+        },
     ]
     subs = pl.DataFrame(periods)
-    assert wb.churn_table(subscriptions=subs, grace="5d", as_of="2025-03-31", episodes=True).height == 1
+    assert (
+        wb.churn_table(subscriptions=subs, grace="5d", as_of="2025-03-31", episodes=True).height
+        == 1
+    )
     two = wb.churn_table(subscriptions=subs, grace="4d", as_of="2025-03-08", episodes=True)
     assert two["churn_date"].to_list() == [date(2025, 1, 31), None]
     # churned only once end + grace <= as_of: end Mar 7 + 5 = Mar 12
-    one = wb.churn_table(subscriptions=subs.head(1).with_columns(
-        pl.col("period_end") + timedelta(days=35)), grace="5d", as_of="2025-03-11")
+    one = wb.churn_table(
+        subscriptions=subs.head(1).with_columns(pl.col("period_end") + timedelta(days=35)),
+        grace="5d",
+        as_of="2025-03-11",
+    )
     assert not one["churned"].item()
-    one = wb.churn_table(subscriptions=subs.head(1).with_columns(
-        pl.col("period_end") + timedelta(days=35)), grace="5d", as_of="2025-03-12")
+    one = wb.churn_table(
+        subscriptions=subs.head(1).with_columns(pl.col("period_end") + timedelta(days=35)),
+        grace="5d",
+        as_of="2025-03-12",
+    )
     assert one["churned"].item()
 
 
 def test_subscriptions_zero_length_period_keeps_last_active_on_its_start_day():
     periods = pl.DataFrame(
-        {"customer_id": ["x"], "period_start": [BASE + timedelta(hours=1)],
-         "period_end": [BASE + timedelta(hours=20)]}
+        {
+            "customer_id": ["x"],
+            "period_start": [BASE + timedelta(hours=1)],
+            "period_end": [BASE + timedelta(hours=20)],
+        }
     )
     r = wb.churn_table(subscriptions=periods, grace="3d", as_of="2025-01-31").row(0, named=True)
     assert r["start"] == r["last_active"] == date(2025, 1, 1)
@@ -227,7 +250,10 @@ def test_cancel_event_matches_oracle(seed, episodes):
     event = [None, "purchase"][int(rng.integers(2))]
     names = None if event is None else {event}
     out = wb.churn_table(
-        frame(rows, tz=tz, kind=kind), cancel_event="cancel", as_of=arg, episodes=episodes,
+        frame(rows, tz=tz, kind=kind),
+        cancel_event="cancel",
+        as_of=arg,
+        episodes=episodes,
         event=event,
     )
     spells = oc.cancel_spells(rows, cancel_event="cancel", as_of_day=day, names=names)
@@ -249,7 +275,10 @@ def test_own_cycle_matches_oracle(seed, episodes):
     k = [0.5, 1, 1.5, 2, 3][int(rng.integers(5))]
     prior = [0.0, 3.0][int(rng.integers(2))]
     out = wb.churn_table(
-        frame(rows, tz=tz, kind=kind), own_cycle=k, as_of=arg, episodes=episodes,
+        frame(rows, tz=tz, kind=kind),
+        own_cycle=k,
+        as_of=arg,
+        episodes=episodes,
         prior_strength=prior,
     )
     lags = oc.own_cycle_thresholds(rows, k=k, as_of_day=day, prior_strength=prior)
@@ -266,10 +295,40 @@ def test_own_cycle_regular_rhythm_threshold_is_exact():
     rows = []
     for c in range(4):
         for j in range(3 + c):
-            rows.append({"customer_id": f"c{c}", "ts": BASE + timedelta(days=7 * j),
-                         "event": "purchase", "amount": 1.0, "category": "a"})
+            rows.append(
+                {
+                    "customer_id": f"c{c}",
+                    "ts": BASE + timedelta(days=7 * j),
+                    "event": "purchase",
+                    "amount": 1.0,
+                    "category": "a",
+                }
+            )
     for k in (1, 2, 3):
         out = wb.churn_table(frame(rows), own_cycle=k, as_of="2025-03-01")
         assert out["threshold_days"].to_list() == [7 * k] * 4
     cyc = wb.purchase_cycles(frame(rows), as_of="2025-03-01", prior_strength=0)
     assert cyc["typical_gap_days"].to_list() == pytest.approx([7.0] * 4, rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=SEEDS, mode=st.sampled_from(["inactivity", "cancel_event", "own_cycle"]))
+def test_pre_aggregated_day_table_gives_the_same_churn_table(seed, mode):
+    rng = np.random.default_rng(seed)
+    rows = random_events(rng, n_days=30, names=("purchase", "visit", "cancel"))
+    if not rows:
+        return
+    raw = frame(rows, tz="Asia/Tokyo")
+    reduced = (
+        frame(rows)
+        .group_by("customer_id", "event", "category", pl.col("ts").dt.truncate("1d"))
+        .agg(pl.col("amount").sum(), pl.len().cast(pl.Int64).alias("n_events"))
+    )
+    kw = {"inactivity": "5d", "cancel_event": "cancel", "own_cycle": 1.5}
+    as_of = BASE.date() + timedelta(days=int(rng.integers(5, 35)))
+    try:
+        a = wb.churn_table(raw, as_of=as_of, episodes=True, **{mode: kw[mode]})
+    except wb.BadDataError:  # own_cycle without any rhythm
+        return
+    b = wb.churn_table(reduced, as_of=as_of, episodes=True, **{mode: kw[mode]})
+    assert a.equals(b)

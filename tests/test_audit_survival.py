@@ -45,7 +45,11 @@ def _check_group(res, rows, key, *, weighted, horizons, tau, level=0.95):
     z = norm.ppf(0.5 + level / 2)
     for g, s in zip(got, steps, strict=True):
         assert g["survival"] == pytest.approx(s["survival"], abs=1e-12)
-        assert (g["at_risk"], g["events"], g["censored"]) == (s["at_risk"], s["events"], s["censored"])
+        assert (g["at_risk"], g["events"], g["censored"]) == (
+            s["at_risk"],
+            s["events"],
+            s["censored"],
+        )
         ci = osv.loglog_ci(s, z)
         if ci is not None and s["greenwood"] > 0:
             assert (g["ci_low"], g["ci_high"]) == pytest.approx(ci, rel=1e-9)

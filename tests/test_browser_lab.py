@@ -194,9 +194,10 @@ def test_explorer_updates_in_jupyterlab(lab):
                     if attempt == RUN_ATTEMPTS - 1:
                         raise
                     page.wait_for_function(KERNEL_READY)  # then run the cells again
+            step = "wait for the second cell's output"
+            page.wait_for_selector("text=cohorts: 24")
             step = "read the monthly heatmap"
             page.wait_for_function(f"() => ({HEATMAP_ROWS})() > 0")
-            page.wait_for_selector("text=cohorts: 24")
             assert page.evaluate(HEATMAP_ROWS) == 24
             assert "Updated in" in page.inner_text(".wb-explorer .wb-status")
 
@@ -221,7 +222,22 @@ def test_explorer_updates_in_jupyterlab(lab):
             log = lab["log"].read_text()[-2000:]
             raise AssertionError(
                 f"browser test failed at step: {step} ({type(exc).__name__}: {exc}). "
-                f"Screenshot: {shot}. JupyterLab log tail:\n{log}"
+                f"Page: {_diagnose(page)}. Screenshot: {shot}. JupyterLab log tail:\n{log}"
             ) from exc
         finally:
             browser.close()
+
+
+def _diagnose(page) -> str:
+    """What the page shows: figures, heatmap rows, cell outputs (for failure messages)."""
+    try:
+        return page.evaluate(
+            f"""() => JSON.stringify({{
+              plots: document.querySelectorAll('.js-plotly-plot').length,
+              heatmap_rows: ({HEATMAP_ROWS})(),
+              outputs: Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+                .map(o => o.innerText.slice(0, 200)),
+            }})"""
+        )
+    except Exception as exc:  # the page itself may be gone
+        return f"(no page: {exc})"

@@ -96,7 +96,7 @@ def test_window_from_previous_step():
 
 def test_as_of_leaves_out_open_windows():
     t = wb.funnel(tiny(), STEPS, as_of="2024-01-08").table
-    # Entries after Jan 1 00:00 have windows still open on Jan 8 00:00.
+    # as_of = the end of Jan 8: entries after Jan 1 have 7-day windows still open then.
     assert t["customers"].to_list()[0] == 4  # customers 1, 2, 3, 7
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -47,11 +47,23 @@ def parse_window(value, *, caller: str, param: str) -> timedelta:
     return out
 
 
+_LAST_INSTANT = timedelta(days=1, microseconds=-1)
+
+
 def to_utc(value, *, caller: str, param: str) -> datetime:
-    """A datetime, date or ISO string -> an aware UTC datetime (naive values are taken as UTC)."""
+    """A datetime, date or ISO string -> an aware UTC datetime (naive values are taken as UTC).
+
+    A bare date (a ``date`` or a 'YYYY-MM-DD' string) means the end of that UTC day, so that
+    as_of='2025-06-30' includes everything that happened on 30 June (as in the cohort analyses
+    and the churn table).
+    """
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = datetime.fromisoformat(value)
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                value = date.fromisoformat(text)
+            else:
+                value = datetime.fromisoformat(text)
         except ValueError:
             raise BadParameterError(
                 f"{caller}: {param}={value!r} is not an ISO date or datetime. "
@@ -60,7 +72,7 @@ def to_utc(value, *, caller: str, param: str) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if hasattr(value, "year") and hasattr(value, "month") and hasattr(value, "day"):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC) + _LAST_INSTANT
     raise BadParameterError(
         f"{caller}: {param}={value!r} is not a date. Fix: pass a datetime, a date or an ISO string."
     )

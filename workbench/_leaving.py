@@ -59,9 +59,17 @@ def to_utc(value, caller: str, param: str) -> datetime:
 
 
 def resolve_as_of(lf: pl.LazyFrame, as_of, caller: str) -> datetime:
-    """The analysis date: `as_of` if given, else the last timestamp in the events."""
+    """The analysis date: `as_of` if given, else the last timestamp in the events.
+
+    A bare date (a ``date`` or a 'YYYY-MM-DD' string) means the end of that UTC day, so the
+    purchases made on it count (as in the churn table and the cohort analyses).
+    """
     if as_of is not None:
-        return to_utc(as_of, caller, "as_of")
+        at = to_utc(as_of, caller, "as_of")
+        bare = (isinstance(as_of, date) and not isinstance(as_of, datetime)) or (
+            isinstance(as_of, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", as_of)
+        )
+        return at + timedelta(days=1, microseconds=-1) if bare else at
     last = lf.select(pl.col(TS).max()).collect().item()
     if last is None:
         raise BadParameterError(

@@ -101,8 +101,11 @@ def activation_effect(
     `actions`: event names to compare (default: every event name except the start and return
     events; actions that all or none of the customers did are skipped). `outcome`: when a
     customer counts as retained (see `parse_outcome`): a `return_event` in that window after
-    their start. Customers whose windows have not ended by `as_of` (default: the last event)
-    are left out. Rows are ranked by the strength of evidence: significant actions first, then
+    their start. Customers whose windows have not ended by `as_of` (default: the last event; a
+    bare date means the end of that UTC day) are left out: a customer counts only when
+    t0 + max(within, end of the outcome window) <= as_of (for 'on_or_after_' outcomes, the end
+    of their first window). Action window [t0, t0 + within] is closed; the outcome window
+    [t0 + start, t0 + end) is half-open, and no event after as_of counts. Rows are ranked by the strength of evidence: significant actions first, then
     by adjusted p-value, then by the size of the lift (so a tiny group with a large but noisy lift
     does not top the list); `significant` marks a Benjamini-Hochberg adjusted p-value below
     `alpha`. This is an association: doers differ from non-doers in other ways.

@@ -222,9 +222,10 @@ def campaign_effect(
         Fisher's exact when an expected cell count is below 5; or force "z" / "fisher").
     min_group_size : int
         Rows where a group has fewer customers get a WorkbenchWarning and a note.
-    as_of : datetime or ISO string
-        Analysis date (inclusive; default the last event). Later events are ignored, and sends
-        whose window has not ended by then get a WorkbenchWarning.
+    as_of : datetime, date or ISO string
+        Analysis date (inclusive; default the last event; a bare date means the end of that UTC
+        day). Later events are ignored. Sends whose window has not ended by then (including
+        sends after as_of, which stay recipients with no return) get a WorkbenchWarning.
 
     Each customer counts once per campaign, at their first send. Rows without a control group
     (or without a treatment group) are returned with nulls for every comparison.
@@ -239,6 +240,11 @@ def campaign_effect(
         raise bad_choice(caller, "ci", ci, _CI_METHODS)
     if test not in _TESTS:
         raise bad_choice(caller, "test", test, _TESTS)
+    if not isinstance(revenue_event, str) or not revenue_event:
+        raise BadParameterError(
+            f"{caller}: revenue_event={revenue_event!r} must be an event name. "
+            f"Fix: e.g. revenue_event='purchase'."
+        )
     by_cols = fx.as_list(by, caller=caller, param="by")
     seg = None
     if segments is not None:

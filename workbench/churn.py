@@ -114,8 +114,11 @@ def churn_table(
       period of the spell is empty); a customer is censored while ``last period end day +
       grace`` is after ``as_of``.
     - ``cancel_event="cancel"``: churned on the day of that event when no activity (any other
-      event, or those in ``event``) follows on a later day. ``churn_date`` = the cancel day;
-      a censored customer is followed to ``as_of`` (threshold 0).
+      event, or those in ``event``) follows on a later day. ``churn_date`` = the first cancel
+      day on or after the spell's last activity day (a cancel on the same day as activity
+      counts; later repeated cancels change nothing), and ``last_active`` of a churned spell is
+      that cancel day. Activity on a later day starts a new spell (a reactivation). A censored
+      customer is followed to ``as_of`` (threshold 0).
     - ``own_cycle=k``: churned when ``days_since_last > k * typical_gap_days`` from
       :func:`workbench.purchase_cycles` (purchase days, ``event`` defaults to "purchase";
       ``prior_strength`` as there); the whole-day threshold is floor(k * typical gap),

@@ -38,7 +38,10 @@ RETENTION_DEFINITIONS = {
     "periods": PERIOD_DEFINITION,
     "on": (
         "Retention 'on' period k (bounded, N-day): the share of the cohort with a return event "
-        "in exactly period k."
+        "in exactly period k. Calendar periods compare periods only, so a return event earlier "
+        "in the cohort period than the start event counts for period 0; rolling windows count "
+        "only return events at or after the start. Customers with return events but no start "
+        "event belong to no cohort."
     ),
     "on_or_after": (
         "Retention 'on or after' period k (unbounded): the share of the cohort with a return "
@@ -54,14 +57,17 @@ RETENTION_DEFINITIONS = {
     ),
     "previous": (
         "Reference 'previous': among the customers active in period k-1, the share also active "
-        "in period k (for 'on or after': among those active in k-1 or later). Period 0 uses "
-        "the whole cohort."
+        "in period k (for 'on or after': among those active in k-1 or later; with brackets: "
+        "among those active in the previous bracket). Period 0 (with brackets, the first "
+        "bracket) uses the whole cohort."
     ),
     "maturity": (
-        "A cell is complete when its period has fully elapsed by the analysis date. For "
+        "A cell is complete when its period has fully elapsed by the analysis date (inclusive "
+        "to the second: a period ending at b has elapsed when b <= as_of + 1 s). For "
         "calendar periods every cohort member is in the denominator and the newest cells are "
         "shown but flagged; for rolling windows the denominator holds only the customers whose "
-        "window has fully elapsed. Incomplete cells are left out of mean curves."
+        "window has fully elapsed, and the cell is complete once every cohort member's window "
+        "has. Incomplete cells are left out of mean curves."
     ),
     "curve": (
         "Mean retention curve: for each period, the sum of retained customers over the sum of "
@@ -128,20 +134,31 @@ def retention_matrix(
     period : "day", "week", "month" or "quarter".
     window : "calendar" (UTC calendar periods) or "rolling" (windows of 1, 7, 30 or 90 days
         from each customer's own start; day 1 = 24-48 h after the start).
-    mode : "on" (active in exactly period k) or "on_or_after" (active in k or later).
+    mode : "on" (active in exactly period k) or "on_or_after" (active in k or any later
+        period up to as_of, including a window or period not yet complete).
     brackets : instead of single periods, ranges such as [[1], [2, 7], [8, 30]]: one row per
         bracket, retained = active in any period of the bracket (`period` is its first period,
         `period_end` its last, `bracket` its label).
     min_events : a customer is active in a period with at least this many return events (the
         `n_events` weight column is summed when present).
-    reference : "total" (share of the cohort) or "previous" (share of those active in k-1).
+    reference : "total" (share of the cohort) or "previous" (share of those active in k-1;
+        with brackets, in the previous bracket; for rolling windows, among those whose window
+        k has elapsed). Period 0 (the first bracket) always uses the whole cohort.
     cohorting : "first_time" or "recurring" (every period with a start event starts a cohort).
     start_event, return_event : event name(s) that start a cohort and that count as a return;
-        None means any event. The value of an event attribute in `by` is taken at the start event.
+        None means any event. Customers without a start event are in no cohort. Calendar
+        periods compare periods only (a return event earlier in the cohort period than the
+        start event counts for period 0); rolling windows count only return events at or
+        after the start. The value of an event attribute in `by` is taken at the (earliest)
+        start event: the smallest non-null value among events at that instant.
     by : column(s) to split by: a column of `customers` (joined on customer_id) or of events;
         group values are returned as strings, missing ones as "(missing)".
     top_n : keep the top_n most common values of each `by` column, the rest become "other".
-    as_of : analysis date (inclusive); default the latest event. Later events are ignored.
+        Values are ranked by their number of cohort entries (customers, for first-time
+        cohorts), ties by value; "(missing)" competes like any value. None keeps all.
+    as_of : analysis date, inclusive to the second; a bare date means the end of that UTC
+        day, a naive datetime is UTC. Default: the latest event (of any name). Later events
+        are ignored.
     level : confidence level of the Wilson interval (ci_low, ci_high).
     min_cohort_size : cohorts smaller than this get small=True.
     cohort_period : with rolling windows, the calendar period that groups customers into
@@ -154,7 +171,10 @@ def retention_matrix(
     cohort_size, base (the denominator), retained, retention, ci_low, ci_high, complete, small.
     For calendar periods base = cohort_size; cells after the analysis date's period are not
     shown and the current period's cells have complete=False. For rolling windows base counts
-    only the customers whose window has fully elapsed (retention null when none has).
+    only the customers whose window has fully elapsed (retention null when none has), cells
+    are shown up to the last window any member has completed, and complete=True once every
+    member's window has elapsed. With reference="previous", base is the previous-period
+    actives instead.
     """
     spec = make_spec(
         "retention_matrix",
@@ -213,7 +233,9 @@ def retention_curve(matrix: pl.DataFrame, *, level: float = 0.95) -> pl.DataFram
 
     retention = sum(retained) / sum(base) over the complete cells of each period, with a Wilson
     interval on those pooled counts (it reflects sampling of customers, not variation between
-    cohorts). Returns by..., period[, period_end, bracket], cohorts, base, retained,
+    cohorts). With reference="total" the weights are the cohort sizes (for rolling windows,
+    complete cells are those in which every member's window has elapsed, so base equals the
+    cohort size); with reference="previous" they are the previous-period actives. Returns by..., period[, period_end, bracket], cohorts, base, retained,
     retention, ci_low, ci_high.
     """
     if isinstance(matrix, pl.LazyFrame):

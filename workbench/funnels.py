@@ -10,7 +10,7 @@ from scipy import stats as sps
 
 from . import _effects as fx
 from .errors import BadParameterError, MissingColumnError, bad_choice, closest
-from .schema import CUSTOMER_ID, EVENT, TS, CustomerSchema, canonical
+from .schema import CUSTOMER_ID, EVENT, TS, CustomerSchema, EventSchema, canonical, suggest_column
 from .stats import wilson_ci
 
 FUNNEL_DEFINITION = (
@@ -68,6 +68,23 @@ def _check_steps(steps, order, caller) -> list[str]:
     return list(steps)
 
 
+def _check_event_column(events, schema, caller: str) -> None:
+    """A funnel reads event names: refuse a table without them (the loader would otherwise
+    call every row a purchase)."""
+    src = (schema or EventSchema()).source_name(EVENT)
+    if isinstance(events, pl.LazyFrame):
+        names = events.collect_schema().names()
+    else:
+        names = list(getattr(events, "columns", []))
+    if names and src not in names:
+        hint = suggest_column(EVENT, src, [str(n) for n in names])
+        did = f" Did you mean {hint!r}?" if hint else ""
+        raise MissingColumnError(
+            f"{caller}: events has no column {src!r} (event name), which a funnel needs. "
+            f"Available: {names}.{did} Fix: pass schema=EventSchema(event='your_column')."
+        )
+
+
 def _by_sources(ev, cust, by, caller) -> tuple[list[str], list[str]]:
     ev_cols = [c for c in ev.collect_schema().names() if c not in (CUSTOMER_ID, TS, EVENT)]
     cu_cols = [] if cust is None else [c for c in cust.collect_schema().names() if c != CUSTOMER_ID]
@@ -118,8 +135,12 @@ def funnel(
     order. `window_from="previous"` (strict order only) instead gives each step `window` from
     the previous step's time, as some tools do. `by` splits by an event column (its value on the entry event) or a `customers`
     column; then `.tests` holds chi-square tests of whether conversion differs between
-    segments. Customers who entered less than `window` before `as_of` (default: the last event)
-    are left out because their window is still open. See FUNNEL_DEFINITION.
+    segments. Customers who entered less than `window` before `as_of` (default: the last event;
+    a bare date means the end of that UTC day) are left out because their window is still open
+    (``params["excluded_window_open"]`` counts those who entered by `as_of`). Each step time is
+    the earliest qualifying occurrence after the previous step's time, also with
+    window_from="previous" (a later occurrence of an intermediate step is not tried).
+    See FUNNEL_DEFINITION.
     """
     caller = "funnel"
     if order not in _ORDERS:
@@ -134,6 +155,7 @@ def funnel(
         )
     win = fx.parse_window(window, caller=caller, param="window")
     level = fx.check_level(level, caller=caller)
+    _check_event_column(events, schema, caller)
     ev = canonical(events, schema=schema, caller=caller)
     cust = None
     if customers is not None:
@@ -151,7 +173,7 @@ def funnel(
         )
     )
     if as_of is not None:
-        entered_all = entries
+        entered_all = entries.filter(pl.col("_t1") <= as_of)  # entered by as_of
         # The longest a customer can take: one window, or one per step after the first.
         span = win * (len(steps) - 1) if window_from == "previous" else win
         entries = entries.filter(pl.col("_t1") + span <= as_of)

@@ -16,7 +16,7 @@ from .cohorts_engine import _only, entries, prepare
 from .cohorts_fast import distinct_pairs
 from .cohorts_result import TableResult
 from .cohorts_spec import C, P, make_spec
-from .errors import BadParameterError
+from .errors import BadParameterError, WorkbenchError
 from .periods import (
     check_period,
     duration_us,
@@ -58,8 +58,8 @@ LIFECYCLE_DEFINITIONS = {
     ),
     "day_n": (
         "Day-N retention: among customers whose day N has fully elapsed, the share active on "
-        "day N, where day N is the 24 hours starting N x 24 h after their first event (day 1 = "
-        "24-48 h after the start)."
+        "day N, where day N is the 24 hours starting N x 24 h after their start event (their "
+        "first event when no start event is named; day 1 = 24-48 h after the start)."
     ),
     "stickiness": (
         "Stickiness: customers active in a window (e.g. a month) by the number of distinct "
@@ -150,6 +150,7 @@ def lifecycle(
         groups.join(first, how="cross")
         .select(*g, pl.int_ranges("_wb_first", last + 1).alias(P))
         .explode(P)
+        .drop_nulls(P)  # no activity up to as_of: no rows
     )
     table = (
         grid.join(counts, on=[*g, P], how="left")
@@ -406,24 +407,30 @@ def day_n_retention(
         raise BadParameterError(f"{caller}: days={days!r} must be integers >= 0, e.g. (1, 7, 30).")
     from .cohorts import retention_matrix
 
-    m = retention_matrix(
-        events,
-        period="day",
-        window="rolling",
-        cohort_period=cohort_period,
-        mode=mode,
-        start_event=start_event,
-        return_event=return_event,
-        by=by,
-        customers=customers,
-        top_n=top_n,
-        as_of=as_of,
-        level=level,
-        min_cohort_size=min_cohort_size,
-        max_period=max(days),
-        schema=schema,
-        customer_schema=customer_schema,
-    )
+    try:
+        m = retention_matrix(
+            events,
+            period="day",
+            window="rolling",
+            cohort_period=cohort_period,
+            mode=mode,
+            start_event=start_event,
+            return_event=return_event,
+            by=by,
+            customers=customers,
+            top_n=top_n,
+            as_of=as_of,
+            level=level,
+            min_cohort_size=min_cohort_size,
+            max_period=max(days),
+            schema=schema,
+            customer_schema=customer_schema,
+        )
+    except WorkbenchError as err:  # name this function in the message, not the one it calls
+        text = str(err)
+        if not text.startswith("retention_matrix:"):
+            raise
+        raise type(err)(caller + text[len("retention_matrix") :]) from None
     by_cols = [c for c in m.columns if c not in _MATRIX_COLS]
     m = m.filter(pl.col("period").is_in(sorted(set(days)))).rename({"period": "day"})
     if per_cohort:

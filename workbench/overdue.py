@@ -38,6 +38,7 @@ from ._leaving import (
     days,
     parse_duration,
     resolve_as_of,
+    to_utc,
     usual_category,
     weight,
 )
@@ -147,7 +148,9 @@ def value_at_stake(
     check_choice(caller, "spend", spend, ["gamma_gamma", "mean"])
     h = days(parse_duration(horizon, caller, "horizon"))
     lf = canonical(events, schema=schema, caller=caller, require=(AMOUNT,))
-    at = resolve_as_of(lf, as_of, caller)
+    # a cut-off date (`before`) starts at its midnight; an analysis date includes its whole day
+    at = to_utc(as_of, caller, "as_of") if before and as_of is not None else None
+    at = at or resolve_as_of(lf, as_of, caller)
     buys = lf.filter(
         (pl.col(EVENT) == purchase_event) & (pl.col(TS) < at if before else pl.col(TS) <= at)
     )
@@ -236,8 +239,10 @@ def overdue_customers(
     lf = canonical(events, schema=schema, caller=caller, require=(AMOUNT,))
     at = resolve_as_of(lf, as_of, caller)
     cycles = purchase_cycles(lf, event=purchase_event, as_of=at, prior_strength=prior_strength)
+    # 1e-9 of slack: an exact 3-day rhythm has typical gap exp(log 3) = 3.0000000000000004,
+    # and a customer exactly k gaps late must still count as overdue
     od = cycles.filter(
-        (pl.col("n_purchases") >= min_purchases) & (pl.col("overdue_ratio") >= k)
+        (pl.col("n_purchases") >= min_purchases) & (pl.col("overdue_ratio") >= k - 1e-9)
     ).with_columns(
         (pl.lit(at.date()) - pl.col("expected_next"))
         .dt.total_days()
@@ -325,6 +330,9 @@ def category_dropouts(
     - recent window = the last L days before `as_of`, L = max(k x cycle, `min_window`);
     - reference window = the `reference` length before the recent window (None: all history).
 
+    Categories whose `m`+ purchases all share one instant have no cycle and are skipped.
+    `as_of`: a datetime, or a bare date meaning the end of that UTC day (default: last event).
+
     The category is dropped when the recent window holds no purchase of it and at least
     `min_other` purchases of other categories; the reference window holds at least `m`
     purchases of it, making at least `min_share` of the customer's purchases there up to the
@@ -345,6 +353,15 @@ def category_dropouts(
     min_share = _check_number(caller, "min_share", min_share, strict=False)
     if min_share > 1:
         raise BadParameterError(f"{caller}: min_share={min_share!r} must be a share in [0, 1].")
+    if isinstance(exclude_categories, str):
+        exclude_categories = (exclude_categories,)
+    if not isinstance(exclude_categories, list | tuple | set | frozenset) or not all(
+        isinstance(c, str) for c in exclude_categories
+    ):
+        raise BadParameterError(
+            f"{caller}: exclude_categories={exclude_categories!r} must be a category name or a "
+            f"list of names, e.g. ('gift cards',)."
+        )
     floor_days = days(parse_duration(min_window, caller, "min_window")) if min_window else 0.0
     ref_days = days(parse_duration(reference, caller, "reference")) if reference else None
     lf = canonical(events, schema=schema, caller=caller, require=(CATEGORY,))

@@ -33,8 +33,9 @@ _SLACK = timedelta(seconds=1)
 
 PERIOD_DEFINITION = (
     "Calendar periods are UTC calendar days, Monday-based weeks, months and quarters. Rolling "
-    "windows start at each customer's own first event: window k covers start + k*L to "
-    "start + (k+1)*L with L = 1, 7, 30 or 90 days, so day 1 is 24-48 hours after the start. "
+    "windows start at each customer's own start event (the first one of the cohort): window "
+    "k covers start + k*L to start + (k+1)*L with L = 1, 7, 30 or 90 days, so day 1 is 24-48 "
+    "hours after the start. "
     "A period is complete once it has fully elapsed by the analysis date."
 )
 

@@ -95,10 +95,13 @@ def value_retention(
 
     Cohorts as in `retention_matrix` (start_event, cohorting, window, period). Revenue is the
     sum of `amount` over `revenue_event` events (None: every event with an amount) in the
-    period. Returns by..., cohort, period, cohort_size, base (customers counted: the cohort,
-    or for rolling windows those whose window has elapsed), paying (customers with revenue
-    events), revenue, revenue_per_customer, revenue_per_paying, cumulative_revenue_per_customer,
-    complete, small.
+    period (calendar periods: any revenue event in period c + k, even one before the start
+    event in the cohort period; rolling windows: only at or after the start). Returns by...,
+    cohort, period, cohort_size, base (customers counted: the cohort, or for rolling windows
+    those whose window has elapsed), paying (customers in base with at least one revenue
+    event with a non-null amount in the period, whatever its sign), revenue,
+    revenue_per_customer (revenue / base), revenue_per_paying, cumulative_revenue_per_customer
+    (revenue of periods 0..k of the customers in base, / base), complete, small.
     """
     spec = make_spec(
         "value_retention",

@@ -208,8 +208,15 @@ def _distinct(code: np.ndarray, idx: np.ndarray):
     bits = max(int(idx.max()) - low + 1, 1).bit_length()
     if int(code.max()).bit_length() + bits > 62:  # pragma: no cover - ids beyond 2^40 codes
         raise BadParameterError("rfm_summary: too many customers or periods to index.")
-    keys = np.sort((code << bits) | (idx - low))
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    # (code << bits) + (idx - low), built in place: fewer large temporaries.
+    keys = np.left_shift(code, bits, dtype=np.int64)
+    keys += idx
+    keys -= low
+    keys.sort()
+    first = np.empty(len(keys), dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    keys = keys[first]
     return keys >> bits, (keys & ((1 << bits) - 1)) + low
 
 

@@ -1,5 +1,7 @@
 """Customer segmentation: RFM quintile scores with named segments, and the ABC x XYZ matrix.
 
+`as_of` is a datetime, or a bare date meaning the end of that UTC day (default: the last event).
+
 RFM. For every customer with at least one purchase up to `as_of`:
 recency = days from the last purchase to `as_of`; frequency = number of purchases; monetary =
 total spend (or mean order value with ``monetary="mean"``). Each is scored 1-5 by quintile of

@@ -277,6 +277,11 @@ def churn_curves(
         raise BadParameterError(
             f"{caller}: rmst_horizon={rmst_horizon!r} must be a positive number of days."
         )
+    if isinstance(min_group_size, bool) or not isinstance(min_group_size, int | np.integer):
+        raise BadParameterError(
+            f"{caller}: min_group_size={min_group_size!r} must be a whole number of customers, "
+            f"e.g. 30."
+        )
     agg = aggregate(
         table, by=by, duration=duration, churned=churned, weights=weights, caller=caller
     )

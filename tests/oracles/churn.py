@@ -109,7 +109,9 @@ def inactivity_spells(rows, *, threshold, as_of_day, names=None, thresholds=None
     for c, ds in active_days(rows, names, as_of_day).items():
         lag = thresholds[c] if thresholds is not None else threshold
         spells = _activity_spells(ds, lag)
-        out[c] = _close(spells, as_of_day, lag, lambda s, lag=lag: (as_of_day - s["last"]).days > lag)
+        out[c] = _close(
+            spells, as_of_day, lag, lambda s, lag=lag: (as_of_day - s["last"]).days > lag
+        )
     return out
 
 

@@ -38,7 +38,11 @@ def random_events(
     for c in range(n_customers):
         cid = c if int_ids else f"c{c}"
         for _ in range(int(rng.integers(0, max_events + 1))):
-            ts = BASE + timedelta(days=int(rng.integers(0, n_days))) + times[rng.integers(len(times))]
+            ts = (
+                BASE
+                + timedelta(days=int(rng.integers(0, n_days)))
+                + times[rng.integers(len(times))]
+            )
             row = {
                 "customer_id": cid,
                 "ts": ts,

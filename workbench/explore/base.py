@@ -14,6 +14,7 @@ on the control values, so going back to an earlier setting only redraws.
 from __future__ import annotations
 
 import asyncio
+import copy
 import html
 import threading
 import time
@@ -137,6 +138,12 @@ def sync_figure(target: go.FigureWidget, source: go.Figure) -> None:
         target.data = ()
         target.add_traces(list(source.data))
         target.layout = source.layout
+    # The edits above travel as one-off messages that only a front end whose plotly code has
+    # already loaded can apply; one that is still loading (a busy browser) would keep the
+    # figure it started with. Storing the full state as well (as plotly does when a
+    # FigureWidget is created) lets every view start from the current figure.
+    target._widget_data = copy.deepcopy(target._data)
+    target._widget_layout = copy.deepcopy(target._layout_obj._props)
 
 
 def canonical_events(events, schema: EventSchema | None, caller: str) -> pl.DataFrame:

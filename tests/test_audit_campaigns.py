@@ -191,13 +191,15 @@ def test_by_offer_uses_the_first_send_and_counts_each_segment():
     rng = np.random.default_rng(3)
     rows = random_events(rng, n_customers=30, n_days=15, names=("purchase", "visit"), times=HOURS)
     camps = _campaigns(rng, 30)
-    for r in camps:  # the offer of a resend differs: the first send's offer must win
-        r["offer"] = (
-            "late" if r["sent_ts"] > BASE + timedelta(days=12) else str(rng.choice(["x", "y"]))
-        )
+    seen = set()
+    for r in sorted(camps, key=lambda r: r["sent_ts"]):  # a resend's offer must not count
+        key = (r["campaign_id"], r["customer_id"])
+        r["offer"] = "late" if key in seen else str(rng.choice(["x", "y"]))
+        seen.add(key)
     cp = pl.DataFrame(camps)
     as_of = BASE + timedelta(days=30)
     res = _run(frame(rows), cp, window="4d", by="offer", as_of=as_of)
+    assert "late" not in res.table["offer"].to_list()
     first = {}
     for r in sorted(camps, key=lambda r: r["sent_ts"]):
         first.setdefault((r["campaign_id"], r["customer_id"]), r["offer"])

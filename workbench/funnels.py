@@ -23,7 +23,8 @@ FUNNEL_DEFINITION = (
     "intervals. Drop-off = reached k-1 - reached k. Time to convert = time from t1 to reaching "
     "step k (strict: tk; any: the latest of the steps' first occurrences). With "
     "window_from='previous' (strict order) each step must follow the previous one within the "
-    "window instead. Only customers whose window has ended by as_of are counted."
+    "window instead (still taking the earliest occurrence of each step). Only customers whose "
+    "window has ended by as_of are counted."
 )
 
 _ORDERS = ("strict", "any")

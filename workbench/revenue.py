@@ -58,7 +58,9 @@ REVENUE_DEFINITIONS = {
         "MRR: each paid period's amount is turned into a monthly rate (amount / n when the "
         "period lasts n whole months within 3 days, else amount x 30.4375 / days). A "
         "customer's MRR in a month is the sum of the rates of the paid periods covering the "
-        "month's last instant (period_start <= t < period_end)."
+        "month's last instant (period_start <= t < period_end), i.e. the MRR at the end of "
+        "the month. Snapshots at the month's first instant (as in dbt's MRR playbook) agree "
+        "for periods that start on the 1st and shift mid-month starts one month later."
     ),
     "bridge": (
         "MRR bridge per month: new (first MRR ever), reactivated (MRR again after a month "

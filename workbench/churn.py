@@ -193,7 +193,9 @@ def churn_table(
 
     out = _finish(spells, as_of_day, episodes)
     if customers is not None:
-        out = _join_customers(out, customers, customer_schema, caller)
+        out = _join_customers(out, customers, customer_schema, caller).sort(
+            CUSTOMER_ID, *(["episode"] if episodes else [])
+        )
     return out.collect()
 
 

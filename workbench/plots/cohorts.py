@@ -3,6 +3,7 @@ rate, MRR bridge waterfall and LTV curves (tidy tables in, go.Figure out)."""
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -75,6 +76,15 @@ def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.0f}%"
 
 
+def _pct_expr(col: str) -> pl.Expr:
+    """Vectorised `_pct`: whole percent with a % sign, "" for null."""
+    return (
+        pl.when(pl.col(col).is_null())
+        .then(pl.lit(""))
+        .otherwise((pl.col(col) * 100).round(0).cast(pl.Int64).cast(pl.String) + pl.lit("%"))
+    )
+
+
 # -- retention heatmap --------------------------------------------------------------------------
 
 
@@ -105,31 +115,31 @@ def plot_retention_heatmap(
         xs = t[xcol].unique(maintain_order=True).to_list()
         if xcol == "period":
             xs = sorted(xs)
-        cells = {(r["cohort"], r[xcol]): r for r in t.iter_rows(named=True)}
+        # Dense numpy grids (NaN / "" where a cell is absent or in the other trace): plotly
+        # validates arrays at once, where nested lists cost seconds on daily triangles.
+        shape = (len(cohorts), len(xs))
+        t = t.join(pl.DataFrame({"cohort": cohorts}).with_row_index("__i"), on="cohort").join(
+            pl.DataFrame({xcol: xs}).with_row_index("__j"), on=xcol
+        )
         for complete in (True, False):
-            z, text, custom = [], [], []
-            for c in cohorts:
-                zr, tr, cr = [], [], []
-                for x in xs:
-                    r = cells.get((c, x))
-                    show = r is not None and r["complete"] == complete
-                    zr.append(r["retention"] if show else None)
-                    tr.append((_pct(r["retention"]) + ("" if complete else "*")) if show else "")
-                    cr.append(
-                        [
-                            r["retained"],
-                            r["base"],
-                            _pct(r["ci_low"]),
-                            _pct(r["ci_high"]),
-                            r["cohort_size"],
-                            "" if complete else INCOMPLETE_NOTE,
-                        ]
-                        if show
-                        else [None] * 6
-                    )
-                z.append(zr)
-                text.append(tr)
-                custom.append(cr)
+            sel = t.filter(pl.col("complete") == complete)
+            i_idx, j_idx = sel["__i"].to_numpy(), sel["__j"].to_numpy()
+            z = np.full(shape, np.nan)
+            z[i_idx, j_idx] = sel["retention"].fill_null(np.nan).to_numpy()
+            text = np.full(shape, "", dtype=object)
+            labels = sel.select(_pct_expr("retention") + ("" if complete else "*"))
+            text[i_idx, j_idx] = labels.to_series().to_numpy()
+            custom = np.full((*shape, 6), None, dtype=object)
+            cols = [
+                sel["retained"].to_numpy(),
+                sel["base"].to_numpy(),
+                sel.select(_pct_expr("ci_low")).to_series().to_numpy(),
+                sel.select(_pct_expr("ci_high")).to_series().to_numpy(),
+                sel["cohort_size"].to_numpy(),
+                np.full(sel.height, "" if complete else INCOMPLETE_NOTE, dtype=object),
+            ]
+            for k, col in enumerate(cols):
+                custom[i_idx, j_idx, k] = col
             fig.add_trace(
                 go.Heatmap(
                     z=z,

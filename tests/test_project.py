@@ -33,8 +33,18 @@ def test_makefile_installs_every_extra():
 
 def test_required_runtime_packages_declared():
     deps = " ".join(_pyproject()["project"]["dependencies"])
-    for name in ["polars", "plotly", "statsmodels", "lifelines", "ipywidgets", "papermill",
-                 "nbconvert", "jupyterlab", "pyarrow", "pandas"]:
+    for name in [
+        "polars",
+        "plotly",
+        "statsmodels",
+        "lifelines",
+        "ipywidgets",
+        "papermill",
+        "nbconvert",
+        "jupyterlab",
+        "pyarrow",
+        "pandas",
+    ]:
         assert re.search(rf"\b{name}\b", deps), name
     assert "pandas>=2.0,<3" in deps
     dev = " ".join(_pyproject()["project"]["optional-dependencies"]["dev"])

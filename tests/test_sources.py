@@ -56,7 +56,9 @@ def test_missing_column_suggests_closest():
 
 def test_mapped_optional_column_must_exist():
     with pytest.raises(wb.MissingColumnError, match="'revenue' mapped to 'amount'"):
-        wb.load_events(_raw(), schema=wb.EventSchema(customer_id="user", ts="when", amount="revenue"))
+        wb.load_events(
+            _raw(), schema=wb.EventSchema(customer_id="user", ts="when", amount="revenue")
+        )
 
 
 def test_unparseable_timestamps_named_with_examples():
@@ -66,14 +68,18 @@ def test_unparseable_timestamps_named_with_examples():
 
 
 def test_custom_timestamp_format():
-    raw = _raw().with_columns(pl.Series("when", ["01/02/2024 10:00", "02/02/2024 11:30", "03/02/2024 00:00"]))
+    raw = _raw().with_columns(
+        pl.Series("when", ["01/02/2024 10:00", "02/02/2024 11:30", "03/02/2024 00:00"])
+    )
     out = wb.load_events(raw, schema=MAPPED, ts_format="%d/%m/%Y %H:%M").collect()
     assert out["ts"][1] == datetime(2024, 2, 2, 11, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("column", ["user", "when"])
 def test_nulls_in_key_columns_raise_then_drop_with_count(column):
-    raw = _raw().with_columns(pl.when(pl.int_range(3) == 1).then(None).otherwise(pl.col(column)).alias(column))
+    raw = _raw().with_columns(
+        pl.when(pl.int_range(3) == 1).then(None).otherwise(pl.col(column)).alias(column)
+    )
     with pytest.raises(wb.BadDataError, match=rf"'{column}' has 1 of 3 rows with null values"):
         wb.load_events(raw, schema=MAPPED)
     with pytest.warns(wb.WorkbenchWarning, match="dropped 1 invalid rows of 3"):
@@ -149,7 +155,9 @@ def test_time_zones():
     assert out["ts"][0] == datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
     aware = naive.with_columns(pl.col("ts").dt.replace_time_zone("America/New_York"))
     assert wb.load_events(aware).collect()["ts"][0] == datetime(2024, 6, 1, 16, 0, tzinfo=UTC)
-    text = pl.DataFrame({"customer_id": [1, 2], "ts": ["2024-06-01T12:00:00+02:00", "2024-06-01 12:00"]})
+    text = pl.DataFrame(
+        {"customer_id": [1, 2], "ts": ["2024-06-01T12:00:00+02:00", "2024-06-01 12:00"]}
+    )
     got = wb.load_events(text, tz="Europe/Berlin").collect()["ts"].to_list()
     assert got == [datetime(2024, 6, 1, 10, 0, tzinfo=UTC)] * 2
 
@@ -163,7 +171,9 @@ def test_integer_ids_and_date_column():
 
 def test_float_ids_rejected():
     raw = pl.DataFrame({"customer_id": [3.0, 4.0], "ts": ["2024-01-01", "2024-01-02"]})
-    with pytest.raises(wb.BadDataError, match="'customer_id' has dtype Float64, expected string or integer"):
+    with pytest.raises(
+        wb.BadDataError, match="'customer_id' has dtype Float64, expected string or integer"
+    ):
         wb.load_events(raw)
 
 
@@ -192,9 +202,7 @@ def test_empty_directory(tmp_path):
 
 
 def test_check_events_counts_without_raising():
-    raw = pl.concat([_raw(), _raw().head(1)]).with_columns(
-        pl.Series("rev", ["1", "x", "3", "1"])
-    )
+    raw = pl.concat([_raw(), _raw().head(1)]).with_columns(pl.Series("rev", ["1", "x", "3", "1"]))
     report = wb.check_events(raw, schema=MAPPED, as_of="2024-12-31")
     assert report.rows_read == 4
     assert report.rejected == {"unparseable amount": 1}
@@ -205,10 +213,17 @@ def test_check_events_counts_without_raising():
 
 def test_side_tables():
     subs = pd.DataFrame(
-        {"cust": ["a"], "start": ["2024-01-01"], "end": ["2024-02-01"], "amount": [9.0], "plan": ["basic"]}
+        {
+            "cust": ["a"],
+            "start": ["2024-01-01"],
+            "end": ["2024-02-01"],
+            "amount": [9.0],
+            "plan": ["basic"],
+        }
     )
     out = wb.load_subscriptions(
-        subs, schema=wb.SubscriptionSchema(customer_id="cust", period_start="start", period_end="end")
+        subs,
+        schema=wb.SubscriptionSchema(customer_id="cust", period_start="start", period_end="end"),
     ).collect()
     assert out.columns[:3] == ["customer_id", "period_start", "period_end"]
     camp = pl.DataFrame({"customer_id": ["a"], "campaign_id": ["c1"], "sent_ts": ["2024-01-01"]})
@@ -220,9 +235,15 @@ def test_canonical_light_path_checks_nulls_and_required_columns():
     raw = _raw().with_columns(pl.lit(None, dtype=pl.String).alias("user"))
     with pytest.raises(wb.BadDataError, match="'user' has 3 null values"):
         canonical(raw, schema=MAPPED, caller="retention_matrix")
-    with pytest.raises(wb.MissingColumnError, match=r"retention_matrix: events has no column 'amount'"):
-        canonical(_raw().drop("rev"), schema=wb.EventSchema(customer_id="user", ts="when"),
-                  caller="retention_matrix", require=("amount",))
+    with pytest.raises(
+        wb.MissingColumnError, match=r"retention_matrix: events has no column 'amount'"
+    ):
+        canonical(
+            _raw().drop("rev"),
+            schema=wb.EventSchema(customer_id="user", ts="when"),
+            caller="retention_matrix",
+            require=("amount",),
+        )
 
 
 def test_schema_clash_is_reported():

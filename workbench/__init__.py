@@ -63,11 +63,13 @@ from .revenue import (
     mrr_bridge,
     value_retention,
 )
+
 # -- churn and survival --
 from .churn import CENSORING_DEFINITION, CHURN_DEFINITIONS, churn_table
 from .cycles import CYCLES_DEFINITION, purchase_cycles
 from .survival import KM_DEFINITION, LOGRANK_DEFINITION, ChurnCurves, churn_curves
 from .survival_drivers import COX_DEFINITION, ChurnDrivers, churn_drivers
+
 # -- customer value and leaving customers --
 from .models import customer_lifetime_value
 from .rfm import rfm_summary
@@ -108,6 +110,7 @@ from .segments import (
     rfm_segment_counts,
 )
 from .winback import WINBACK_DEFINITION, WINBACK_OFFER_RULES, export_targets, winback_targets
+
 # -- campaigns, funnels, activation, channels --
 from .activation import ACTIVATION_DEFINITION, ActivationEffect, activation_effect
 from .campaigns import (
@@ -119,13 +122,17 @@ from .campaigns import (
 )
 from .channels import CHANNEL_QUALITY_DEFINITION, ChannelQuality, channel_quality
 from .funnels import FUNNEL_DEFINITION, Funnel, funnel
+
 # -- business events --
 from .annotations import ANNOTATIONS_DEFINITION, AnnotationSchema, load_annotations
 from .impact import EVENT_IMPACT_DEFINITION, EventImpact, event_impact
+
 # -- reports --
 from .reports import render_report, render_reports
+
 # -- warehouse --
 from .warehouse import activity_sql, activity_table, redact_uri
+
 # -- explorers --
 from . import explore
 

@@ -176,7 +176,16 @@ class FeedbackSchema(_RoleSchema):
 
 _SYNONYMS = {
     CUSTOMER_ID: ("user_id", "user", "customer", "client_id", "account_id", "member_id", "id"),
-    TS: ("timestamp", "time", "datetime", "date", "event_time", "created_at", "occurred_at", "when"),
+    TS: (
+        "timestamp",
+        "time",
+        "datetime",
+        "date",
+        "event_time",
+        "created_at",
+        "occurred_at",
+        "when",
+    ),
     EVENT: ("event_name", "event_type", "action", "type", "name"),
     AMOUNT: ("revenue", "value", "price", "total", "sales", "spend", "amount_usd"),
     CATEGORY: ("product_category", "cat", "segment"),
@@ -290,7 +299,11 @@ def coerce_types(
                 exprs.append(c.cast(pl.String))
             else:
                 raise _dtype_error(
-                    caller, cls.TABLE, col, dtype, "string or integer",
+                    caller,
+                    cls.TABLE,
+                    col,
+                    dtype,
+                    "string or integer",
                     "cast the identifier column to string or integer before loading",
                 )
         elif role.kind == "datetime":
@@ -302,7 +315,11 @@ def coerce_types(
                 exprs.append(c.str.strip_chars().cast(pl.Float64, strict=False))
             else:
                 raise _dtype_error(
-                    caller, cls.TABLE, col, dtype, "a number",
+                    caller,
+                    cls.TABLE,
+                    col,
+                    dtype,
+                    "a number",
                     "cast the column to a numeric type",
                 )
         else:
@@ -322,14 +339,20 @@ def _datetime_expr(c, dtype, caller, table, col, tz, ts_format) -> pl.Expr:
             return parsed if not tz else _naive_iso(c, tz)
         return parsed.dt.replace_time_zone(tz or "UTC").dt.convert_time_zone("UTC")
     if dtype == pl.Date:
-        return c.cast(pl.Datetime("us")).dt.replace_time_zone(tz or "UTC").dt.convert_time_zone("UTC")
+        return (
+            c.cast(pl.Datetime("us")).dt.replace_time_zone(tz or "UTC").dt.convert_time_zone("UTC")
+        )
     if isinstance(dtype, pl.Datetime):
         c = c.dt.cast_time_unit("us")
         if dtype.time_zone is None:
             return c.dt.replace_time_zone(tz or "UTC").dt.convert_time_zone("UTC")
         return c.dt.convert_time_zone("UTC")
     raise _dtype_error(
-        caller, table, col, dtype, "a timestamp (Datetime, Date or ISO 8601 string)",
+        caller,
+        table,
+        col,
+        dtype,
+        "a timestamp (Datetime, Date or ISO 8601 string)",
         "pass timestamps as datetimes or strings; give ts_format= for non-ISO strings",
     )
 
@@ -337,10 +360,13 @@ def _datetime_expr(c, dtype, caller, table, col, tz, ts_format) -> pl.Expr:
 def _naive_iso(c: pl.Expr, tz: str) -> pl.Expr:
     # Strings without an offset are local times in `tz`; strings with one keep it.
     has_offset = c.str.contains(r"(Z|[+-]\d\d:?\d\d)$")
-    aware = pl.when(has_offset).then(c).str.to_datetime(
-        time_unit="us", strict=False, time_zone="UTC")
+    aware = (
+        pl.when(has_offset).then(c).str.to_datetime(time_unit="us", strict=False, time_zone="UTC")
+    )
     naive = (
-        pl.when(~has_offset).then(c).str.to_datetime(time_unit="us", strict=False)
+        pl.when(~has_offset)
+        .then(c)
+        .str.to_datetime(time_unit="us", strict=False)
         .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
     )

@@ -73,7 +73,9 @@ def describe_source(source) -> str:
     return f"<{type(source).__name__}>"
 
 
-def scan_source(source, *, caller: str, table: str, csv_options: dict | None = None) -> pl.LazyFrame:
+def scan_source(
+    source, *, caller: str, table: str, csv_options: dict | None = None
+) -> pl.LazyFrame:
     """Open a path, directory, glob or frame lazily; never reads more than it must."""
     if not isinstance(source, str | Path):
         return _to_lazy(source, caller, table)
@@ -87,7 +89,9 @@ def scan_source(source, *, caller: str, table: str, csv_options: dict | None = N
     try:
         if any(ch in text for ch in "*?["):
             if not _glob.glob(text, recursive=True):
-                raise DataSourceError(f"{caller}: no file matches {text!r}. Fix: check the pattern.")
+                raise DataSourceError(
+                    f"{caller}: no file matches {text!r}. Fix: check the pattern."
+                )
             lf = pl.scan_parquet(text, hive_partitioning=True)
         elif path.is_dir():
             files = sorted(path.rglob("*.parquet"))
@@ -158,10 +162,16 @@ def _validate(
             checks[f"null {r.name}"] = (r.name, "null", src.is_null())
         if r.kind in ("datetime", "float"):
             checks[f"unparseable {r.name}"] = (
-                r.name, "unparseable", src.is_not_null() & pl.col(r.name).is_null())
+                r.name,
+                "unparseable",
+                src.is_not_null() & pl.col(r.name).is_null(),
+            )
         if r.kind == "datetime":
             checks[f"{r.name} after {as_of_utc:%Y-%m-%d %H:%M}"] = (
-                r.name, "after", pl.col(r.name) > pl.lit(as_of_utc))
+                r.name,
+                "after",
+                pl.col(r.name) > pl.lit(as_of_utc),
+            )
     ts_role = next((r.name for r in roles if r.kind == "datetime" and r.required), None)
     # Reduced sources (one row per customer x event x day with a weight) count in events.
     weight = pl.col(N_EVENTS) if N_EVENTS in present else None
@@ -185,8 +195,10 @@ def _validate(
         ) from None
     n = stats["__n"]
     if n == 0:
-        raise BadDataError(f"{caller}: {table} from {source_name} is empty (0 rows). Fix: check "
-                           f"the source, filter or query.")
+        raise BadDataError(
+            f"{caller}: {table} from {source_name} is empty (0 rows). Fix: check "
+            f"the source, filter or query."
+        )
     bad = {k: int(stats[k]) for k in checks if stats[k]}
     if bad and on_invalid == "raise":
         key, count = next(iter(bad.items()))
@@ -194,14 +206,14 @@ def _validate(
         shown = coerced.filter(expr).select(pl.col(_RAW + col)).head(3).collect().to_series()
         what = {
             "null": "null values",
-            "unparseable": "values that cannot be parsed as " + (
-                "a timestamp" if cls.role(col).kind == "datetime" else "a number"),
+            "unparseable": "values that cannot be parsed as "
+            + ("a timestamp" if cls.role(col).kind == "datetime" else "a number"),
             "after": f"timestamps after the analysis date {as_of_utc:%Y-%m-%d %H:%M} UTC",
         }[kind]
         fix = {
             "null": "drop or fill those rows, or pass on_invalid='drop' to drop and count them",
             "unparseable": "correct the values, give ts_format= (e.g. '%d/%m/%Y %H:%M') for "
-                           "timestamps, or pass on_invalid='drop'",
+            "timestamps, or pass on_invalid='drop'",
             "after": "pass a later as_of=, correct the time zone (tz=), or pass on_invalid='drop'",
         }[kind]
         raise BadDataError(
@@ -239,8 +251,15 @@ def _validate(
     dropped = sum(bad.values()) if bad else 0
     kept = n - dropped - (dupes if on_duplicates == "drop" else 0)
     report = LoadReport(
-        table=table, source=source_name, rows_read=n, rows_kept=kept, rejected=bad,
-        duplicates=dupes, min_ts=stats.get("__min"), max_ts=stats.get("__max"), as_of=as_of_utc,
+        table=table,
+        source=source_name,
+        rows_read=n,
+        rows_kept=kept,
+        rejected=bad,
+        duplicates=dupes,
+        min_ts=stats.get("__min"),
+        max_ts=stats.get("__max"),
+        as_of=as_of_utc,
     )
     return out, report
 
@@ -253,8 +272,21 @@ def _as_utc(value) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _load(source, schema, *, caller, table_name=None, query=None, tz=None, ts_format=None,
-          on_invalid="raise", on_duplicates="warn", as_of=None, csv_options=None, reduce=None):
+def _load(
+    source,
+    schema,
+    *,
+    caller,
+    table_name=None,
+    query=None,
+    tz=None,
+    ts_format=None,
+    on_invalid="raise",
+    on_duplicates="warn",
+    as_of=None,
+    csv_options=None,
+    reduce=None,
+):
     is_db = isinstance(source, str) and "://" in source
     if reduce == "auto":  # databases reduce to days in SQL; files and frames stay raw
         reduce = "day" if is_db else None
@@ -263,8 +295,15 @@ def _load(source, schema, *, caller, table_name=None, query=None, tz=None, ts_fo
     if is_db:
         from .warehouse import read_database
 
-        lf = read_database(source, table=table_name, query=query, caller=caller, schema=schema,
-                           reduce=reduce, tz=tz)
+        lf = read_database(
+            source,
+            table=table_name,
+            query=query,
+            caller=caller,
+            schema=schema,
+            reduce=reduce,
+            tz=tz,
+        )
     else:
         if table_name is not None or query is not None:
             raise BadParameterError(
@@ -272,9 +311,17 @@ def _load(source, schema, *, caller, table_name=None, query=None, tz=None, ts_fo
                 f"{describe_source(source)} is not one. Fix: drop them."
             )
         lf = scan_source(source, caller=caller, table=type(schema).TABLE, csv_options=csv_options)
-    out, report = _validate(lf, schema, caller=caller, source_name=describe_source(source),
-                            tz=tz, ts_format=ts_format, on_invalid=on_invalid,
-                            on_duplicates=on_duplicates, as_of=as_of)
+    out, report = _validate(
+        lf,
+        schema,
+        caller=caller,
+        source_name=describe_source(source),
+        tz=tz,
+        ts_format=ts_format,
+        on_invalid=on_invalid,
+        on_duplicates=on_duplicates,
+        as_of=as_of,
+    )
     if reduce is not None and not is_db:
         from .warehouse import reduce_events
 
@@ -282,10 +329,20 @@ def _load(source, schema, *, caller, table_name=None, query=None, tz=None, ts_fo
     return out, report
 
 
-def load_events(source, *, schema: EventSchema | None = None, table: str | None = None,
-                query: str | None = None, tz: str | None = None, ts_format: str | None = None,
-                on_invalid: str = "raise", on_duplicates: str = "warn", as_of=None,
-                csv_options: dict | None = None, reduce: str | None = "auto") -> pl.LazyFrame:
+def load_events(
+    source,
+    *,
+    schema: EventSchema | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    tz: str | None = None,
+    ts_format: str | None = None,
+    on_invalid: str = "raise",
+    on_duplicates: str = "warn",
+    as_of=None,
+    csv_options: dict | None = None,
+    reduce: str | None = "auto",
+) -> pl.LazyFrame:
     """Read an event log into the canonical, validated shape.
 
     `source`: a CSV or Parquet path, a directory or glob of Parquet files (scanned lazily), a
@@ -301,17 +358,35 @@ def load_events(source, *, schema: EventSchema | None = None, table: str | None 
     `workbench.warehouse`). The default "auto" reduces database sources to days inside the
     database (only the compact table travels) and leaves files and frames raw.
     """
-    lf, _ = _load(source, schema or EventSchema(), caller="load_events", table_name=table,
-                  query=query, tz=tz, ts_format=ts_format, on_invalid=on_invalid,
-                  on_duplicates=on_duplicates, as_of=as_of, csv_options=csv_options,
-                  reduce=reduce)
+    lf, _ = _load(
+        source,
+        schema or EventSchema(),
+        caller="load_events",
+        table_name=table,
+        query=query,
+        tz=tz,
+        ts_format=ts_format,
+        on_invalid=on_invalid,
+        on_duplicates=on_duplicates,
+        as_of=as_of,
+        csv_options=csv_options,
+        reduce=reduce,
+    )
     return lf
 
 
-def check_events(source, *, schema: EventSchema | None = None, table: str | None = None,
-                 query: str | None = None, tz: str | None = None, ts_format: str | None = None,
-                 as_of=None, csv_options: dict | None = None,
-                 reduce: str | None = "auto") -> LoadReport:
+def check_events(
+    source,
+    *,
+    schema: EventSchema | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    tz: str | None = None,
+    ts_format: str | None = None,
+    as_of=None,
+    csv_options: dict | None = None,
+    reduce: str | None = "auto",
+) -> LoadReport:
     """Data-quality report of an event source: rows read, rejected and why, duplicates, dates.
 
     Never raises for bad rows; it counts them (the same checks `load_events` applies). Database
@@ -320,19 +395,48 @@ def check_events(source, *, schema: EventSchema | None = None, table: str | None
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WorkbenchWarning)
-        _, report = _load(source, schema or EventSchema(), caller="check_events",
-                          table_name=table, query=query, tz=tz, ts_format=ts_format,
-                          on_invalid="drop", on_duplicates="warn", as_of=as_of,
-                          csv_options=csv_options, reduce=reduce)
+        _, report = _load(
+            source,
+            schema or EventSchema(),
+            caller="check_events",
+            table_name=table,
+            query=query,
+            tz=tz,
+            ts_format=ts_format,
+            on_invalid="drop",
+            on_duplicates="warn",
+            as_of=as_of,
+            csv_options=csv_options,
+            reduce=reduce,
+        )
     return report
 
 
 def _side_loader(schema_cls, name):
-    def loader(source, *, schema=None, tz=None, ts_format=None, on_invalid="raise",
-               on_duplicates="warn", as_of=None, table=None, query=None) -> pl.LazyFrame:
-        lf, _ = _load(source, schema or schema_cls(), caller=name, table_name=table, query=query,
-                      tz=tz, ts_format=ts_format, on_invalid=on_invalid,
-                      on_duplicates=on_duplicates, as_of=as_of)
+    def loader(
+        source,
+        *,
+        schema=None,
+        tz=None,
+        ts_format=None,
+        on_invalid="raise",
+        on_duplicates="warn",
+        as_of=None,
+        table=None,
+        query=None,
+    ) -> pl.LazyFrame:
+        lf, _ = _load(
+            source,
+            schema or schema_cls(),
+            caller=name,
+            table_name=table,
+            query=query,
+            tz=tz,
+            ts_format=ts_format,
+            on_invalid=on_invalid,
+            on_duplicates=on_duplicates,
+            as_of=as_of,
+        )
         return lf
 
     loader.__name__ = name

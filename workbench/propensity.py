@@ -245,9 +245,14 @@ def _with_constant(x: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(x.shape[0]), x])
 
 
+# Larger |coefficients| on the standardised scale are separation artefacts, not estimates.
+_MAX_COEF = 10.0
+
+
 def _fit_logit(y: np.ndarray, x: np.ndarray):
-    """statsmodels Logit; terms behind quasi-separation (standard error > 50 on the
-    standardised scale) are dropped and the model refit. Returns (fit, kind, kept columns)."""
+    """statsmodels Logit; terms behind quasi-separation (standard error > 50, or a coefficient
+    beyond +-10 — an odds ratio over 20,000 per standard deviation or per category — on the
+    standardised scale) are dropped one at a time and the model refit. Returns (fit, kind, kept columns)."""
     from statsmodels.discrete.discrete_model import Logit
 
     keep = list(range(x.shape[1]))
@@ -260,12 +265,21 @@ def _fit_logit(y: np.ndarray, x: np.ndarray):
             except (np.linalg.LinAlgError, ValueError):
                 break
             bse = np.asarray(res.bse, dtype=float)
-            if res.mle_retvals.get("converged", True) and np.all(np.isfinite(bse)):
+            coef = np.abs(np.asarray(res.params, dtype=float)[1:])
+            separated = coef.size > 0 and coef.max() > _MAX_COEF
+            if (
+                res.mle_retvals.get("converged", True)
+                and np.all(np.isfinite(bse))
+                and not separated
+            ):
                 return res, "logit", keep
             se = np.where(np.isfinite(bse[1:]), bse[1:], np.inf)
-            if se.size == 0 or se.max() <= 50:
+            if se.size and se.max() > 50:
+                worst = int(np.argmax(se))  # drop one term at a time, the least determined first
+            elif separated:
+                worst = int(np.argmax(coef))  # a term that (almost) separates the classes
+            else:
                 break
-            worst = int(np.argmax(se))  # drop one term at a time, the least determined first
             keep = [k for i, k in enumerate(keep) if i != worst]
         keep = list(range(x.shape[1]))
         xc = _with_constant(x)

@@ -8,6 +8,8 @@ import polars as pl
 
 from ..schema import CUSTOMER_ID, PLAN
 from .blocks import Section, esc, figure_of, has, notes_of, optional, table
+from .sections_events import BEFORE as EVENT_BEFORE
+from .sections_events import WINDOW as EVENT_WINDOW
 
 
 def _segment_source(ctx) -> pl.DataFrame | None:
@@ -245,6 +247,8 @@ def _business_events(sec: Section, ctx) -> None:
             customers=ctx.customers,
             annotations=ctx.annotations,
             as_of=ctx.as_of,
+            window=EVENT_WINDOW,  # the same windows as "What happened this month"
+            before=EVENT_BEFORE,
             **source,
         )
         rows.append(res.table)

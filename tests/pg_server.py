@@ -172,6 +172,28 @@ class PgServer:
         return psycopg.connect(self.uri, autocommit=True)
 
 
+def start_for_tests(request):
+    """Start a throw-away server for a pytest fixture and stop it at the fixture's end.
+
+    Without the server binaries the test is skipped with the reason, or fails under CI (where
+    `.ci/run` installs Debian's postgresql, so a missing server is a broken set-up).
+    """
+    import pytest
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        reason = (
+            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; install "
+            "Debian's postgresql package to run the PostgreSQL tests"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PgServer(bin_dir)
+    request.addfinalizer(server.stop)
+    return server.start()
+
+
 def copy_frame(conn, table: str, frame, types: dict[str, str], chunk_rows: int = 500_000) -> None:
     """Create `table` with column `types` and fill it from a polars DataFrame by COPY."""
     cols = ", ".join(f'"{c}" {t}' for c, t in types.items())

@@ -4,12 +4,11 @@ and the password is never written anywhere (notebook, HTML, KPI file, index, mes
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 
 import polars as pl
 import pytest
-from pg_server import PgServer, copy_frame, find_pg_bin
+from pg_server import copy_frame, start_for_tests
 
 import workbench as wb
 from workbench.reports import ReportError
@@ -29,18 +28,7 @@ EVENT_TYPES = {
 
 @pytest.fixture(scope="module")
 def pg(request):
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        reason = (
-            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; install "
-            "Debian's postgresql package to run the PostgreSQL tests"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PgServer(bin_dir)
-    request.addfinalizer(server.stop)
-    return server.start()
+    return start_for_tests(request)
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,12 @@ with the reason, except under CI, where they must run.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import duckdb
 import polars as pl
 import pytest
-from pg_server import PgServer, copy_frame, find_pg_bin
+from pg_server import copy_frame, start_for_tests
 from polars.testing import assert_frame_equal
 
 import workbench as wb
@@ -34,18 +33,7 @@ EVENT_TYPES = {
 
 @pytest.fixture(scope="session")
 def pg(request):
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        reason = (
-            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; install "
-            "Debian's postgresql package to run the PostgreSQL tests"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PgServer(bin_dir)
-    request.addfinalizer(server.stop)
-    return server.start()
+    return start_for_tests(request)
 
 
 @pytest.fixture(scope="session")

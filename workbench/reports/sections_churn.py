@@ -8,8 +8,7 @@ import polars as pl
 
 from ..schema import CUSTOMER_ID, PLAN
 from .blocks import Section, esc, figure_of, has, notes_of, optional, table
-from .sections_events import BEFORE as EVENT_BEFORE
-from .sections_events import WINDOW as EVENT_WINDOW
+from .sections_events import measure_event
 
 
 def _segment_source(ctx) -> pl.DataFrame | None:
@@ -234,23 +233,9 @@ def _business_events(sec: Section, ctx) -> None:
     ann = ann.filter(pl.col("start") <= ctx.as_of.date())
     if not ann.height:
         return
-    source = (
-        {"subscriptions": ctx.subscriptions}
-        if ctx.subscriptions is not None and ctx.subscriptions.height
-        else {"churn": ctx.churn_definition}
-    )
     rows, verdicts = [], []
     for event in ann.iter_rows(named=True):
-        res = impact.event_impact(
-            ctx.events,
-            annotation=event,
-            customers=ctx.customers,
-            annotations=ctx.annotations,
-            as_of=ctx.as_of,
-            window=EVENT_WINDOW,  # the same windows as "What happened this month"
-            before=EVENT_BEFORE,
-            **source,
-        )
+        res = measure_event(ctx, event["label"], event["start"])
         rows.append(res.table)
         if res.verdict:
             verdicts.append(esc(res.verdict))

@@ -116,44 +116,56 @@ def _combined(results):
     return figure_of(replace(results[0], table=table))
 
 
+def measure_event(ctx, label: str, start):
+    """`wb.event_impact` of one annotation with the report's windows, computed once per report
+    (the block here and the table under Drivers share it); a WorkbenchError is re-raised."""
+    from ..annotations import LABEL, START, annotation_table
+    from ..impact import event_impact
+
+    memo = ctx.cache.setdefault("event_impact", {})
+    if (label, start) not in memo:
+        ann = annotation_table(ctx.annotations, caller="report")
+        one = ann.filter((pl.col(LABEL) == label) & (pl.col(START) == start))
+        subs = ctx.subscriptions
+        source = (
+            {"subscriptions": subs}
+            if subs is not None and subs.height
+            else {"churn": ctx.churn_definition}
+        )
+        try:
+            memo[label, start] = event_impact(
+                ctx.events,
+                one,
+                customers=ctx.customers,
+                window=WINDOW,
+                before=BEFORE,
+                annotations=ann,
+                as_of=ctx.as_of,
+                **source,
+            )
+        except Exception as exc:  # remembered so both callers see the same outcome
+            memo[label, start] = exc
+    found = memo[label, start]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
 def _build(ctx):
     if getattr(ctx, "annotations", None) is None:
         return None, {}
     from ..annotations import END, LABEL, START, annotation_table
     from ..errors import WorkbenchError
-    from ..impact import event_impact
 
     ann = annotation_table(ctx.annotations, caller="report")
     first_day, last_day = ctx.start.date(), (ctx.end - timedelta(days=1)).date()
     shown = ann.filter(
         (pl.col(START) <= last_day) & (pl.col(END) >= first_day - timedelta(days=LOOKBACK_DAYS))
     ).sort(START, descending=True)
-    subs = ctx.subscriptions if ctx.subscriptions is not None and ctx.subscriptions.height else None
     results: dict = {}
     for row in shown.iter_rows(named=True):
-        one = shown.filter((pl.col(LABEL) == row[LABEL]) & (pl.col(START) == row[START]))
         try:
-            if subs is not None:
-                res = event_impact(
-                    annotation=one,
-                    subscriptions=subs,
-                    customers=ctx.customers,
-                    window=WINDOW,
-                    before=BEFORE,
-                    annotations=ann,
-                    as_of=ctx.as_of,
-                )
-            else:
-                res = event_impact(
-                    ctx.events,
-                    one,
-                    churn=ctx.churn_definition,
-                    customers=ctx.customers,
-                    window=WINDOW,
-                    before=BEFORE,
-                    annotations=ann,
-                    as_of=ctx.as_of,
-                )
+            res = measure_event(ctx, row[LABEL], row[START])
         except WorkbenchError as exc:
             res = f"not measured: {exc}"
         results[row[LABEL]] = res

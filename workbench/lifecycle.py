@@ -15,7 +15,7 @@ import polars as pl
 from .cohorts_engine import _only, entries, prepare
 from .cohorts_fast import distinct_pairs
 from .cohorts_result import TableResult
-from .cohorts_spec import C, P, make_spec
+from .cohorts_spec import OUTPUT_COLUMNS, C, P, make_spec
 from .errors import BadParameterError, WorkbenchError
 from .periods import (
     check_period,
@@ -461,18 +461,7 @@ def day_n_retention(
     )
 
 
-_MATRIX_COLS = (
-    "cohort",
-    "period",
-    "cohort_size",
-    "base",
-    "retained",
-    "retention",
-    "ci_low",
-    "ci_high",
-    "complete",
-    "small",
-)
+_MATRIX_COLS = frozenset(OUTPUT_COLUMNS)  # retention_matrix's own columns; the rest are by-groups
 _NESTED = {("day", "week"), ("day", "month"), ("day", "quarter"), ("month", "quarter")}
 
 

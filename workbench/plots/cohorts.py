@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ..cohorts_spec import OUTPUT_COLUMNS
 from .annotations import add_annotations
 
 _PALETTE = (
@@ -22,22 +23,8 @@ _PALETTE = (
     "#bcbd22",
     "#17becf",
 )
-_MATRIX_COLS = {
-    "cohort",
-    "period",
-    "period_end",
-    "bracket",
-    "cohort_size",
-    "base",
-    "retained",
-    "retention",
-    "ci_low",
-    "ci_high",
-    "complete",
-    "small",
-    "cohorts",
-    "day",
-}
+# retention_matrix / retention_curve columns; any other column is a by-group
+_MATRIX_COLS = frozenset(OUTPUT_COLUMNS) | {"cohorts", "day"}
 INCOMPLETE_NOTE = "period not over yet: count still growing"
 
 

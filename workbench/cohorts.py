@@ -14,11 +14,13 @@ import inspect
 
 import polars as pl
 
+from . import cohorts_fast as fast
 from .cohorts_engine import (
     activity,
     count_cells,
     empty_check,
     entries,
+    fast_cells,
     finish,
     last_active,
     prepare,
@@ -196,16 +198,18 @@ def retention_matrix(
     )
     if engine not in ENGINES:
         raise bad_choice("retention_matrix", "engine", engine, ENGINES)
-    inp = prepare(
-        events,
-        spec,
-        as_of=as_of,
-        schema=schema,
-        customers=customers,
-        customer_schema=customer_schema,
-    )
-    ent = entries(inp, spec)
-    out = finish(count_cells(inp, ent, spec), spec).collect(engine=engine)
+    options = dict(as_of=as_of, schema=schema, customers=customers, customer_schema=customer_schema)
+    cells = None
+    if fast.span_applies(spec):  # one streaming pass, no range scan; None: not applicable
+        inp = prepare(events, spec, ranges=False, **options)
+        got = fast.span_counts(inp, spec)
+        if got is not None:
+            inp, counts = got
+            cells = fast_cells(inp, spec, counts)
+    if cells is None:
+        inp = prepare(events, spec, **options)
+        cells = count_cells(inp, entries(inp, spec), spec)
+    out = finish(cells, spec).collect(engine=engine)
     empty_check(out, inp, spec)
     return out
 

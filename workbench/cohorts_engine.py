@@ -87,8 +87,14 @@ def prepare(
     customers=None,
     customer_schema=None,
     extra: Sequence[str] = (),
+    ranges: bool = True,
 ) -> Inputs:
-    """Canonical events with only the needed columns, filtered to ts <= as_of."""
+    """Canonical events with only the needed columns, filtered to ts <= as_of.
+
+    ranges=False skips the scan for the data ranges: as_of (None when not given), first_day and
+    id_range are then left for the caller's own pass to fill in (`cohorts_fast.span_counts`),
+    which also drops rows without a customer id or timestamp (they belong to no period).
+    """
     caller = spec.caller
     lf = canonical(events, schema=schema, caller=caller)
     names = lf.collect_schema().names()
@@ -126,10 +132,18 @@ def prepare(
     needed += [N_EVENTS] if weighted else []
     needed += [c for c in (*event_by, *extra) if c not in needed]
     lf = lf.select(needed)
-    when, first_day, id_range = _ranges(lf, as_of, caller)
+    if ranges:
+        when, first_day, id_range = _ranges(lf, as_of, caller)
+    else:
+        when, first_day, id_range = (
+            (to_utc(as_of, caller=caller) if as_of is not None else None),
+            0,
+            None,
+        )
     if as_of is not None:
         lf = lf.filter(pl.col(TS) <= when)
-    lf = lf.filter(pl.col(CUSTOMER_ID).is_not_null())
+    if ranges:  # else the caller's pass drops them (a filter here would fragment its batches)
+        lf = lf.filter(pl.col(CUSTOMER_ID).is_not_null() & pl.col(TS).is_not_null())
     return Inputs(lf, cust, event_by, weighted, when, first_day, id_range)
 
 
@@ -378,7 +392,7 @@ def _counts_by_need(
 def count_cells(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
     """The retention matrix before formatting: grid cells with base and retained counts."""
     if fast.applies(inp, spec):
-        return _fast_cells(inp, spec)
+        return fast_cells(inp, spec)
     g = [*spec.by, C]
     coh = cohorts(ent, spec, inp.as_of)
     grid = cell_grid(coh, spec, inp.as_of)
@@ -423,9 +437,9 @@ def count_cells(inp: Inputs, ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFram
     return _reference(grid, spec)
 
 
-def _fast_cells(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
-    """count_cells for first-time calendar cohorts via the sort-based kernels."""
-    sizes, data = fast.fast_counts(inp, spec)
+def fast_cells(inp: Inputs, spec: CohortSpec, counts=None) -> pl.LazyFrame:
+    """count_cells for first-time calendar cohorts from the kernels' (sizes, data)."""
+    sizes, data = counts if counts is not None else fast.fast_counts(inp, spec)
     coh = with_top(sizes, spec, inp.as_of)
     grid = cell_grid(coh, spec, inp.as_of)
     grid = grid.with_columns(pl.col("cohort_size").alias("_wb_base_total"))

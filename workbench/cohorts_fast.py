@@ -4,14 +4,21 @@
 follows from runs in that sorted column: distinct pairs are rows that differ from the previous
 one, a customer's first period is the first key of its run, the last period the last key. No
 hash joins or wide group-bys over the raw events are needed.
+
+"On or after" needs even less: each customer's first and last day, gathered in one streaming
+pass into arrays indexed by customer id (no sort, no prior scan for the ranges).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
 import polars as pl
 
 from .cohorts_spec import C, CohortSpec, K, L, N, P
-from .periods import index_of
+from .periods import US_PER_DAY, index_of
 from .schema import CUSTOMER_ID, TS
 
 KEY = "_wb_key"
@@ -33,8 +40,6 @@ def packing(inp, spec: CohortSpec) -> tuple[int, int] | None:
 
 
 def index_of_day(day: int, period: str) -> int:
-    from datetime import UTC, datetime, timedelta
-
     return index_of(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day), period)
 
 
@@ -124,3 +129,136 @@ def fast_counts(inp, spec: CohortSpec):
     hist = rows.group_by(C, L).agg(pl.len().alias(N)).cache()
     sizes = hist.group_by(C).agg(pl.col(N).sum().alias("cohort_size"))
     return sizes, hist
+
+
+# -- "on or after": each customer's first and last day in one streaming pass ----------------------
+
+_CHUNK = 1_000_000
+_MIN_SLOTS = 1 << 16
+_MAX_SLOTS = 1 << 24  # ids spread wider than this: the sort kernel instead
+_SMALL_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+_I32 = np.iinfo(np.int32)
+
+
+def span_applies(spec: CohortSpec) -> bool:
+    """First-time calendar "on or after" cohorts, one event set, no split, no brackets."""
+    return (
+        spec.mode == "on_or_after"
+        and not spec.rolling
+        and spec.cohorting == "first_time"
+        and spec.start_events == spec.return_events
+        and spec.min_events == 1
+        and not spec.by
+        and spec.brackets is None
+    )
+
+
+def first_last_days(events: pl.LazyFrame):
+    """(first day, last day) arrays per customer and the latest event's day key, or None.
+
+    "On or after" needs nothing else: the cohort is the period of the first day, and the customer
+    counts in every period up to that of the last day. Events stream through in batches as two
+    Int32 columns (customer id and day key) into two arrays indexed by customer id, so memory is
+    the batches in flight plus 8 bytes per id. The day key is 2 * day + 1 when the event lies in
+    the final second of its day (which decides whether that day has fully elapsed by as_of).
+    None when there are no events or the ids are not dense 32-bit integers.
+    """
+    if events.collect_schema()[CUSTOMER_ID] not in _SMALL_INTS:
+        return None
+    us = pl.col(TS).to_physical()
+    day = pl.col(TS).cast(pl.Date).to_physical()
+    final_second = us >= (day.cast(pl.Int64) + 1) * US_PER_DAY - 1_000_000
+    key = day * 2 + final_second.cast(pl.Int32)
+    lf = events.select(pl.col(CUSTOMER_ID).cast(pl.Int32), key.alias(TS))  # strict cast
+    lo, first, last = None, None, None
+    try:
+        for ids, keys in _arrays(lf):
+            b_lo, b_hi = int(ids.min()), int(ids.max())
+            if lo is None or b_lo < lo or b_hi >= lo + len(first):
+                grown = _grow(lo, first, last, b_lo, b_hi)
+                if grown is None:
+                    return None
+                lo, first, last = grown
+            slot = ids - lo if lo else ids
+            np.minimum.at(first, slot, keys)
+            np.maximum.at(last, slot, keys)
+    except pl.exceptions.InvalidOperationError:  # ids beyond 32 bits
+        return None
+    if lo is None:
+        return None
+    seen = last != _I32.min
+    first, last = first[seen], last[seen]
+    return first >> 1, last >> 1, int(last.max())
+
+
+def _arrays(lf: pl.LazyFrame):
+    """(ids, day keys) numpy arrays per streamed chunk, without copying."""
+    for batch in lf.collect_batches(chunk_size=_CHUNK, maintain_order=False):
+        if batch[TS].null_count() or batch[CUSTOMER_ID].null_count():  # rare: in no cohort
+            batch = batch.drop_nulls()
+        ids, keys = batch[CUSTOMER_ID], batch[TS]
+        if [len(c) for c in ids.get_chunks()] != [len(c) for c in keys.get_chunks()]:
+            ids, keys = ids.rechunk(), keys.rechunk()
+        for a, b in zip(ids.get_chunks(), keys.get_chunks(), strict=True):
+            if len(a):
+                yield a.to_numpy(), b.to_numpy()
+
+
+def _grow(lo, first, last, b_lo, b_hi):
+    """Id-indexed arrays widened to cover b_lo..b_hi with room to spare, None beyond _MAX_SLOTS.
+
+    Room goes where ids were out of range (upwards doubles: ids usually grow with signup time);
+    non-negative ids start at slot 0.
+    """
+    old_hi = None if lo is None else lo + len(first) - 1
+    new_lo = b_lo if lo is None else min(lo, b_lo)
+    new_hi = b_hi if lo is None else max(old_hi, b_hi)
+    need = new_hi - new_lo + 1
+    if need > _MAX_SLOTS:
+        return None
+    lo_room, hi_room = new_lo, new_hi
+    if lo is None or b_lo < lo:
+        lo_room = max(new_lo - need // 4, 0) if new_lo >= 0 else new_lo - need // 4
+    if lo is None or b_hi > old_hi:
+        hi_room = new_hi + max(need // 4, 0 if lo is None else len(first))
+    hi_room = max(hi_room, lo_room + _MIN_SLOTS - 1)
+    if hi_room - lo_room < _MAX_SLOTS:
+        new_lo, new_hi = lo_room, hi_room
+    size = new_hi - new_lo + 1
+    new_first = np.full(size, _I32.max, np.int32)
+    new_last = np.full(size, _I32.min, np.int32)
+    if lo is not None:
+        at = lo - new_lo
+        new_first[at : at + len(first)] = first
+        new_last[at : at + len(last)] = last
+    return new_lo, new_first, new_last
+
+
+def span_counts(inp, spec: CohortSpec):
+    """(inputs with their ranges, (sizes, histogram of (C, L))) for the span kernel, or None."""
+    from .cohorts_engine import _only
+
+    got = first_last_days(_only(inp.events, spec.start_events))
+    if got is None:
+        return None
+    first, last, latest = got
+    as_of = inp.as_of
+    if as_of is None:  # the latest event's day, at its last instant when it ends in its final
+        # second: the same periods and the same completeness as the latest event itself
+        as_of = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=latest >> 1)
+        as_of += timedelta(days=1, microseconds=-1) if latest & 1 else timedelta(0)
+    first_day = min(int(first.min()), index_of(as_of, "day"))
+    inp = replace(inp, as_of=as_of, first_day=first_day)
+    days = pl.DataFrame({"_wb_f": first, "_wb_l": last}).lazy()
+
+    def index(col: str) -> pl.Expr:
+        return inp.index(pl.col(col).cast(pl.Int64) * US_PER_DAY, spec.period)
+
+    hist = (
+        days.select(index("_wb_f").alias(C), (index("_wb_l") - index("_wb_f")).alias(L))
+        .group_by(C, L)
+        .agg(pl.len().alias(N))
+        .cache()
+    )
+    sizes = hist.group_by(C).agg(pl.col(N).sum().alias("cohort_size"))
+    return inp, (sizes, hist)

@@ -1,0 +1,155 @@
+"""The "on or after" span kernel (one streaming pass into id-indexed arrays) against the general
+engine, on the edges where a shortcut could go wrong: the latest event's final second, days
+before 1970, missing values, negative, unsorted, sparse and wide ids, as_of cuts."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import workbench as wb
+from workbench import cohorts_fast
+
+
+def _events(n_customers=300, seed=3, first_id=1, step=1) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    counts = rng.geometric(0.25, n_customers)
+    owner = np.repeat(np.arange(n_customers), counts)
+    start = rng.integers(0, 300 * 86400, n_customers)
+    secs = start[owner] + rng.exponential(80 * 86400, owner.size).astype(np.int64)
+    ts = np.datetime64("2024-02-10T00:00:00", "s") + secs.astype("timedelta64[s]")
+    return pl.DataFrame(
+        {
+            "customer_id": pl.Series(owner * step + first_id, dtype=pl.Int64),
+            "ts": pl.Series(ts.astype("datetime64[us]")).dt.replace_time_zone("UTC"),
+            "event": rng.choice(["visit", "purchase"], owner.size),
+        }
+    )
+
+
+def _both(monkeypatch, events, **kw):
+    """(span kernel result, general engine result, whether the span kernel produced it)."""
+    used = []
+    real = cohorts_fast.first_last_days
+
+    def spy(lf):
+        got = real(lf)
+        used.append(got is not None)
+        return got
+
+    with monkeypatch.context() as m:
+        m.setattr(cohorts_fast, "first_last_days", spy)
+        span = wb.retention_matrix(events, mode="on_or_after", **kw)
+    with monkeypatch.context() as m:
+        m.setattr(cohorts_fast, "span_applies", lambda spec: False)
+        m.setattr(cohorts_fast, "applies", lambda inp, spec: False)
+        general = wb.retention_matrix(events, mode="on_or_after", **kw)
+    return span, general, any(used)
+
+
+OPTIONS = [
+    {},
+    {"period": "day"},
+    {"period": "week"},
+    {"period": "quarter"},
+    {"reference": "previous"},
+    {"as_of": "2024-09-15"},
+    {"as_of": datetime(2024, 7, 1, tzinfo=UTC), "period": "week"},
+    {"start_event": "purchase", "return_event": "purchase"},
+    {"level": 0.9, "min_cohort_size": 40},
+]
+
+
+@pytest.mark.parametrize("kw", OPTIONS, ids=[str(sorted(k)) for k in OPTIONS])
+def test_span_kernel_equals_the_general_engine(monkeypatch, kw):
+    span, general, used = _both(monkeypatch, _events(), **kw)
+    assert used
+    assert span.equals(general)
+    assert span.height > 10 and span["retained"].sum() > 0
+
+
+@pytest.mark.parametrize("second", [58, 59])
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_latest_event_in_the_final_second_of_a_period(monkeypatch, second, period):
+    # The month's last day is complete only if the latest event is within its final second
+    # (as_of + 1 s reaches the next day); the kernel keeps that bit for the latest day.
+    ev = _events().filter(pl.col("ts") < datetime(2024, 12, 1, tzinfo=UTC))
+    last = datetime(2024, 12, 31, 23, 59, second, 500000, tzinfo=UTC)  # a Tuesday
+    ev = pl.concat([ev, pl.DataFrame({"customer_id": [7], "ts": [last], "event": ["visit"]})])
+    span, general, used = _both(monkeypatch, ev, period=period)
+    assert used and span.equals(general)
+    newest = span.filter(pl.col("cohort") == span["cohort"].max())
+    if period == "month":  # November's cohort: December is complete only once fully elapsed
+        assert newest["cohort"][0] == datetime(2024, 11, 1).date()
+        assert newest["complete"].to_list() == [True, second == 59]
+
+
+def test_days_before_1970_and_missing_values(monkeypatch):
+    ev = _events().with_columns(pl.col("ts") - timedelta(days=365 * 60))
+    span, general, used = _both(monkeypatch, ev, period="week")
+    assert used and span.equals(general)
+    holes = pl.DataFrame(
+        {"customer_id": [None, 5, 999], "ts": [ev["ts"][0], None, None], "event": ["visit"] * 3},
+        schema=ev.schema,
+    )
+    span, general, used = _both(monkeypatch, pl.concat([ev, holes]).lazy())
+    assert used and span.equals(general)
+    assert span["cohort"].null_count() == 0  # customer 999 (no timestamp) is in no cohort
+    assert span.equals(wb.retention_matrix(ev, mode="on_or_after"))
+
+
+@pytest.mark.parametrize(
+    ("first_id", "step", "dtype"),
+    [(-50_000, 7, pl.Int64), (0, 1, pl.UInt32), (10**6, 3, pl.Int32), (1, 1, pl.Int16)],
+)
+def test_id_layouts(monkeypatch, first_id, step, dtype):
+    ev = _events(first_id=first_id, step=step).with_columns(pl.col("customer_id").cast(dtype))
+    span, general, used = _both(monkeypatch, ev.reverse())  # ids arrive high to low
+    assert used and span.equals(general)
+
+
+def test_wide_or_sparse_ids_fall_back(monkeypatch):
+    base = wb.retention_matrix(_events(), mode="on_or_after")
+    wide = _events().with_columns(pl.col("customer_id") + 2**40)  # not 32-bit
+    span, general, used = _both(monkeypatch, wide)
+    assert not used and span.equals(general) and span.equals(base)
+    monkeypatch.setattr(cohorts_fast, "_MAX_SLOTS", 1 << 10)
+    sparse = _events(step=1000)  # 300 customers spread over 300,000 ids
+    span, general, used = _both(monkeypatch, sparse)
+    assert not used and span.equals(general) and span.equals(base)
+    strings = _events().with_columns(pl.col("customer_id").cast(pl.String))
+    span, general, used = _both(monkeypatch, strings)
+    assert not used and span.equals(base)
+
+
+def test_parquet_in_small_batches(monkeypatch, tmp_path):
+    path = tmp_path / "events.parquet"
+    _events(n_customers=2000).write_parquet(path, row_group_size=700)
+    monkeypatch.setattr(cohorts_fast, "_CHUNK", 500)
+    span, general, used = _both(monkeypatch, pl.scan_parquet(path))
+    assert used and span.equals(general)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-(2**20), 2**20), st.integers(0, 3000)), min_size=1),
+    st.integers(1, 6),
+)
+def test_growing_arrays_keep_every_value(ranges, size_exp):
+    """Whatever order id ranges arrive in, the arrays cover them and keep earlier minima."""
+    lo, first, last, seen = None, None, None, {}
+    for start, width in ranges:
+        b_lo, b_hi = start, start + width
+        if lo is None or b_lo < lo or b_hi >= lo + len(first):
+            lo, first, last = cohorts_fast._grow(lo, first, last, b_lo, b_hi)
+        for i in (b_lo, b_hi):
+            first[i - lo] = min(first[i - lo], size_exp)
+            last[i - lo] = max(last[i - lo], size_exp)
+            seen[i] = size_exp
+    assert lo <= min(seen) and max(seen) < lo + len(first)
+    for i in seen:
+        assert first[i - lo] == seen[i] and last[i - lo] == seen[i]
+    assert int((last != np.iinfo(np.int32).min).sum()) == len(seen)

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -518,3 +519,62 @@ def test_reference_figures_are_context_values():
     assert ref.filter(pl.col("day") == 7)["retention"].item() == pytest.approx(0.38)
     assert ref.filter(pl.col("day") == 30)["retention"].item() == pytest.approx(0.37)
     assert ref.filter(pl.col("day") == 90)["retention"].item() == pytest.approx(0.23)
+
+
+def _matrix(cells):
+    """A complete retention matrix from (cohort month, period, base, retained) rows."""
+    rows = [
+        {
+            "cohort": date(2024, m, 1),
+            "period": k,
+            "cohort_size": b,
+            "base": b,
+            "retained": r,
+            "complete": True,
+        }
+        for m, k, b, r in cells
+    ]
+    return pl.DataFrame(rows).with_columns((pl.col("retained") / pl.col("base")).alias("retention"))
+
+
+def test_retention_curve_between_cohort_interval_by_hand():
+    m = _matrix([(1, 1, 100, 50), (2, 1, 100, 30), (3, 1, 200, 80)])
+    c = wb.retention_curve(m).row(0, named=True)
+    pooled = wb.retention_curve(m, interval="pooled").row(0, named=True)
+    r = 160 / 400
+    ss = (50 - r * 100) ** 2 + (30 - r * 100) ** 2 + (80 - r * 200) ** 2  # 100 + 100 + 0
+    se = (3 / 2 * ss) ** 0.5 / 400
+    half = 4.302652729749464 * se / (r * (1 - r))  # t(0.975, 2 df)
+    logit = np.log(r / (1 - r))
+    want = (1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half))))
+    assert c["retention"] == pooled["retention"] == r
+    assert (c["ci_low"], c["ci_high"]) == pytest.approx(want, rel=1e-9)
+    assert c["ci_low"] < pooled["ci_low"] and c["ci_high"] > pooled["ci_high"]
+    # cohorts that agree exactly keep the pooled Wilson interval; so does a single cohort
+    same = _matrix([(1, 1, 100, 40), (2, 1, 100, 40)])
+    assert wb.retention_curve(same).equals(wb.retention_curve(same, interval="pooled"))
+    one = _matrix([(1, 1, 100, 40)])
+    assert wb.retention_curve(one).equals(wb.retention_curve(one, interval="pooled"))
+    with pytest.raises(wb.BadParameterError, match="interval='wald'"):
+        wb.retention_curve(m, interval="wald")
+
+
+def test_retention_curve_interval_covers_a_cohort_like_these():
+    """Cohorts whose true rates vary (Beta around 0.4): the pooled Wilson band is far too narrow
+    for the mean rate; the between-cohort band keeps close to its nominal 95% coverage."""
+    rng = np.random.default_rng(12)
+    hits = {"cohorts": 0, "pooled": 0}
+    reps = 300
+    for _ in range(reps):
+        rates = rng.beta(0.4 * 30, 0.6 * 30, 12)  # sd of the true rates about 0.09
+        sizes = rng.integers(300, 900, 12)
+        cells = [
+            (m + 1, 1, int(n), int(rng.binomial(n, p)))
+            for m, (n, p) in enumerate(zip(sizes, rates, strict=True))
+        ]
+        m = _matrix(cells)
+        for kind in hits:
+            row = wb.retention_curve(m, interval=kind).row(0, named=True)
+            hits[kind] += row["ci_low"] <= 0.4 <= row["ci_high"]
+    assert hits["cohorts"] / reps >= 0.90
+    assert hits["pooled"] / reps <= 0.45

@@ -249,3 +249,35 @@ def test_mrr_bridge_identity_and_by_on_sample():
     assert (total["grr"].drop_nulls() <= total["nrr"].drop_nulls() + 1e-12).all()
     with pytest.raises(MissingColumnError, match="customers="):
         wb.mrr_bridge(s.subscriptions, by="channel")
+
+
+def test_mrr_month_rule_start_snapshots_the_first_instant():
+    # [period_start, period_end) counts in month m when it covers m's first instant
+    m = wb.mrr(SUBS, as_of=date(2024, 6, 30), month_rule="start")
+    got = {(r["customer_id"], r["month"].month): r["mrr"] for r in m.iter_rows(named=True)}
+    assert got == {
+        ("A", 2): 10.0,
+        ("A", 3): 10.0,
+        ("A", 4): 15.0,
+        ("A", 5): 5.0,
+        ("B", 2): 20.0,
+        ("B", 5): 20.0,
+        ("B", 6): 20.0,
+        **{("C", k): 10.0 for k in range(2, 7)},  # starts on Feb 1: same under both rules
+    }
+    b = wb.mrr_bridge(SUBS, as_of=date(2024, 6, 30), month_rule="start")
+    t = b.table
+    assert t["month"].to_list() == [date(2024, k, 1) for k in range(2, 7)]
+    assert t.select(
+        "start_mrr", "new", "expansion", "contraction", "churned", "reactivated", "end_mrr"
+    ).rows() == [
+        (0.0, 40.0, 0.0, 0.0, 0.0, 0.0, 40.0),
+        (40.0, 0.0, 0.0, 0.0, -20.0, 0.0, 20.0),
+        (20.0, 0.0, 5.0, 0.0, 0.0, 0.0, 25.0),
+        (25.0, 0.0, 0.0, -10.0, 0.0, 20.0, 35.0),
+        (35.0, 0.0, 0.0, 0.0, -5.0, 0.0, 30.0),
+    ]
+    assert t["nrr"].to_list()[1:] == pytest.approx([0.5, 1.25, 0.6, 30 / 35])
+    assert b.params["month_rule"] == "start"
+    with pytest.raises(wb.BadParameterError, match="month_rule='middle'"):
+        wb.mrr(SUBS, month_rule="middle")

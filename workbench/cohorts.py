@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import polars as pl
 
 from . import cohorts_fast as fast
@@ -73,7 +74,11 @@ RETENTION_DEFINITIONS = {
     ),
     "curve": (
         "Mean retention curve: for each period, the sum of retained customers over the sum of "
-        "denominators across complete cells, i.e. the cohort-size-weighted mean retention."
+        "denominators across complete cells, i.e. the cohort-size-weighted mean retention. Its "
+        "band covers the variation between cohorts as well as the sampling of customers: a "
+        "Student t interval (cohorts - 1 degrees of freedom, logit scale) from the "
+        "cohort-clustered variance of that ratio, never narrower than the Wilson interval of "
+        "the pooled counts."
     ),
     "interval": (
         "Intervals are Wilson score intervals for a binomial proportion; small cohorts (fewer "
@@ -232,30 +237,52 @@ def _require(frame: pl.DataFrame, caller: str, cols, what: str) -> None:
         )
 
 
-def retention_curve(matrix: pl.DataFrame, *, level: float = 0.95) -> pl.DataFrame:
+CURVE_INTERVALS = ("cohorts", "pooled")
+
+
+def retention_curve(
+    matrix: pl.DataFrame, *, level: float = 0.95, interval: str = "cohorts"
+) -> pl.DataFrame:
     """Mean retention per period (and by-group), weighted by cohort size, complete cells only.
 
-    retention = sum(retained) / sum(base) over the complete cells of each period, with a Wilson
-    interval on those pooled counts (it reflects sampling of customers, not variation between
-    cohorts). With reference="total" the weights are the cohort sizes (for rolling windows,
-    complete cells are those in which every member's window has elapsed, so base equals the
-    cohort size); with reference="previous" they are the previous-period actives. Returns by..., period[, period_end, bracket], cohorts, base, retained,
-    retention, ci_low, ci_high.
+    retention = R = sum(retained) / sum(base) over the complete cells of each period. With
+    reference="total" the weights are the cohort sizes (for rolling windows, complete cells are
+    those in which every member's window has elapsed, so base equals the cohort size); with
+    reference="previous" they are the previous-period actives.
+
+    interval : "pooled" - Wilson on the pooled counts: the sampling of customers only, as if all
+        cohorts shared one true rate. "cohorts" (default) - also the variation between cohorts,
+        which is what matters when the curve stands for "a cohort like these": the ratio
+        estimator's cohort-clustered variance V = n / (n - 1) * sum((r_i - R b_i)^2) /
+        (sum b_i)^2 over the n cohorts, a Student t interval with n - 1 degrees of freedom on
+        the logit scale, widened where needed so that it always contains the pooled Wilson
+        interval (a single cohort, or cohorts that agree by chance, give that interval).
+
+    Returns by..., period[, period_end, bracket], cohorts, base, retained, retention, ci_low,
+    ci_high.
     """
     if isinstance(matrix, pl.LazyFrame):
         matrix = matrix.collect()
     _require(
         matrix, "retention_curve", ["period", "base", "retained", "complete"], "wb.retention_matrix"
     )
+    if interval not in CURVE_INTERVALS:
+        raise bad_choice("retention_curve", "interval", interval, CURVE_INTERVALS)
     keys = [*_by_columns(matrix), "period"] + [
         c for c in ("period_end", "bracket") if c in matrix.columns
     ]
     low, high = wilson_exprs("retained", "base", level)
-    return (
-        matrix.lazy()
-        .filter(pl.col("complete") & (pl.col("base") > 0))
-        .group_by(keys)
-        .agg(pl.len().alias("cohorts"), pl.col("base").sum(), pl.col("retained").sum())
+    cells = matrix.lazy().filter(pl.col("complete") & (pl.col("base") > 0))
+    share = pl.col("retained").sum().over(keys) / pl.col("base").sum().over(keys)
+    resid = (pl.col("retained") - share * pl.col("base")) ** 2
+    curve = (
+        cells.group_by(keys)
+        .agg(
+            pl.len().alias("cohorts"),
+            pl.col("base").sum(),
+            pl.col("retained").sum(),
+            resid.sum().alias("_wb_ss"),
+        )
         .with_columns(
             (pl.col("retained") / pl.col("base")).alias("retention"),
             low.alias("ci_low"),
@@ -263,6 +290,36 @@ def retention_curve(matrix: pl.DataFrame, *, level: float = 0.95) -> pl.DataFram
         )
         .sort(keys)
         .collect()
+    )
+    if interval == "cohorts":
+        curve = _between_cohorts(curve, level)
+    return curve.drop("_wb_ss")
+
+
+def _between_cohorts(curve: pl.DataFrame, level: float) -> pl.DataFrame:
+    """Widen the pooled Wilson bounds to the cohort-clustered logit-t interval (see above)."""
+    from scipy import stats as st
+
+    n = curve["cohorts"].to_numpy().astype(float)
+    r = curve["retention"].to_numpy()
+    b = curve["base"].to_numpy().astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(n / (n - 1) * curve["_wb_ss"].to_numpy()) / b
+        t = st.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+        half = t * se / (r * (1 - r))
+        logit = np.log(r / (1 - r))
+        lo = 1 / (1 + np.exp(-(logit - half)))
+        hi = 1 / (1 + np.exp(-(logit + half)))
+    usable = (n >= 2) & (r > 0) & (r < 1) & np.isfinite(half)
+    return curve.with_columns(
+        pl.Series(
+            "ci_low",
+            np.where(usable, np.fmin(lo, curve["ci_low"].to_numpy()), curve["ci_low"].to_numpy()),
+        ),
+        pl.Series(
+            "ci_high",
+            np.where(usable, np.fmax(hi, curve["ci_high"].to_numpy()), curve["ci_high"].to_numpy()),
+        ),
     )
 
 

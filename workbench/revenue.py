@@ -22,7 +22,7 @@ from .cohorts_engine import (
 )
 from .cohorts_result import TableResult
 from .cohorts_spec import OUTPUT_COLUMNS, START, C, E, K, S, make_spec
-from .errors import BadDataError, MissingColumnError
+from .errors import BadDataError, MissingColumnError, bad_choice
 from .periods import (
     index_expr,
     last_complete_index,
@@ -59,8 +59,9 @@ REVENUE_DEFINITIONS = {
         "period lasts n whole months within 3 days, else amount x 30.4375 / days). A "
         "customer's MRR in a month is the sum of the rates of the paid periods covering the "
         "month's last instant (period_start <= t < period_end), i.e. the MRR at the end of "
-        "the month. Snapshots at the month's first instant (as in dbt's MRR playbook) agree "
-        "for periods that start on the 1st and shift mid-month starts one month later."
+        "the month (month_rule='end', the default). month_rule='start' snapshots the month's "
+        "first instant instead, as dbt's MRR playbook does; the two agree for periods that "
+        "start on the 1st, and the start rule counts a mid-month start one month later."
     ),
     "bridge": (
         "MRR bridge per month: new (first MRR ever), reactivated (MRR again after a month "
@@ -289,24 +290,40 @@ def monthly_rate_expr() -> pl.Expr:
     )
 
 
-def mrr(subscriptions, *, as_of=None, schema=None) -> pl.DataFrame:
+MONTH_RULES = ("end", "start")
+
+
+def mrr(subscriptions, *, as_of=None, month_rule: str = "end", schema=None) -> pl.DataFrame:
     """MRR per customer and month (months whose end has passed by `as_of`; MRR > 0 only).
 
+    month_rule : "end" - a paid period counts in month m when it covers the instant m ends
+        (period_start < start of m + 1 <= period_end); "start" - when it covers the instant m
+        begins (period_start <= start of m < period_end), as dbt's MRR playbook does.
     Returns customer_id, month (Date), mrr.
     """
+    _check_month_rule("mrr", month_rule)
     subs, when = _subscriptions(subscriptions, caller="mrr", schema=schema, as_of=as_of)
     return (
-        _mrr(subs, when)
+        _mrr(subs, when, month_rule)
         .select(CUSTOMER_ID, start_date_expr(pl.col("_wb_m"), "month").alias("month"), "mrr")
         .sort(CUSTOMER_ID, "month")
         .collect()
     )
 
 
-def _mrr(subs: pl.LazyFrame, when) -> pl.LazyFrame:
-    # month m is covered when period_start < start(m + 1) <= period_end
-    lo = index_expr(pl.col(PERIOD_START), "month")
-    hi = index_expr(pl.col(PERIOD_END), "month") - 1
+def _check_month_rule(caller: str, month_rule: str) -> None:
+    if month_rule not in MONTH_RULES:
+        raise bad_choice(caller, "month_rule", month_rule, MONTH_RULES)
+
+
+def _mrr(subs: pl.LazyFrame, when, month_rule: str = "end") -> pl.LazyFrame:
+    if month_rule == "end":  # period_start < start(m + 1) <= period_end
+        lo = index_expr(pl.col(PERIOD_START), "month")
+        hi = index_expr(pl.col(PERIOD_END), "month") - 1
+    else:  # period_start <= start(m) < period_end
+        before = pl.duration(microseconds=1)
+        lo = index_expr(pl.col(PERIOD_START) - before, "month") + 1
+        hi = index_expr(pl.col(PERIOD_END) - before, "month")
     done = last_complete_index(when, "month")
     return (
         subs.with_columns(monthly_rate_expr().alias("_wb_rate"))
@@ -329,21 +346,25 @@ def mrr_bridge(
     by=None,
     customers=None,
     as_of=None,
+    month_rule: str = "end",
     schema=None,
     customer_schema=None,
 ) -> MrrBridge:
     """MRR bridge per month with NRR and GRR (months whose end has passed by `as_of`).
 
     by : customer attribute(s) from `customers` (e.g. channel).
+    month_rule : which instant of a month a paid period must cover to count ("end" or "start";
+        see `mrr`).
     Returns an `MrrBridge`; `.table` columns: by..., month, start_mrr, new, expansion,
     contraction (negative), churned (negative), reactivated, end_mrr, customers_start,
     customers_end, new_customers, churned_customers, reactivated_customers, nrr, grr.
     """
     caller = "mrr_bridge"
+    _check_month_rule(caller, month_rule)
     spec = make_spec(caller, by=by, top_n=None)
     subs, when = _subscriptions(subscriptions, caller=caller, schema=schema, as_of=as_of)
     g = list(spec.by)
-    cur = _mrr(subs, when)
+    cur = _mrr(subs, when, month_rule)
     prev = cur.select(
         CUSTOMER_ID, (pl.col("_wb_m") + 1).alias("_wb_m"), pl.col("mrr").alias("_wb_prev")
     )
@@ -422,5 +443,11 @@ def mrr_bridge(
         .sort([*g, "month"])
         .collect()
     )
-    params = {"by": g, "as_of": when, "mrr_rule": "paid periods covering the month's last instant"}
+    instant = "last" if month_rule == "end" else "first"
+    params = {
+        "by": g,
+        "as_of": when,
+        "month_rule": month_rule,
+        "mrr_rule": f"paid periods covering the month's {instant} instant",
+    }
     return MrrBridge(table, params, REVENUE_DEFINITIONS["bridge"], "MRR bridge")

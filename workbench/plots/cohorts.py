@@ -204,8 +204,8 @@ def plot_retention_curves(
     unit: str = "period",
     title: str = "Mean retention curve",
 ) -> go.Figure:
-    """Retention by period with Wilson bands, one line per by-group (`retention_curve` output,
-    or any table with period/retention/ci_low/ci_high such as `day_n_retention`).
+    """Retention by period with its interval as a band, one line per by-group (`retention_curve`
+    output, or any table with period/retention/ci_low/ci_high such as `day_n_retention`).
 
     reference=True adds the industry averages of `reference_figures()` as labelled dotted
     lines, for context only (they are not targets).

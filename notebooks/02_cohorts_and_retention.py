@@ -40,8 +40,10 @@ wb.plot_retention_heatmap(matrix)
 
 # %% [markdown]
 # ## Retention curves by acquisition channel
-# The mean curve per channel pools all complete cells, weighted by cohort size, with Wilson
-# intervals. Dotted lines are industry averages for context, not targets.
+# The mean curve per channel pools all complete cells, weighted by cohort size. Its band
+# covers the variation between cohorts as well as the sampling of customers, so it says how
+# "a cohort like these" retains (`interval="pooled"` gives the narrower Wilson band of the
+# pooled counts). Dotted lines are industry averages for context, not targets.
 #
 # **What to look for:** curves that separate early (period 1-2) point at onboarding; curves
 # that separate later point at the product or the price.

@@ -153,3 +153,44 @@ def test_growing_arrays_keep_every_value(ranges, size_exp):
     for i in seen:
         assert first[i - lo] == seen[i] and last[i - lo] == seen[i]
     assert int((last != np.iinfo(np.int32).min).sum()) == len(seen)
+
+
+def _customers(n=300, seed=4):
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, n + 1)
+    keep = rng.random(n) < 0.9  # some customers have no attributes: "(missing)"
+    return pl.DataFrame(
+        {
+            "customer_id": pl.Series(ids[keep], dtype=pl.Int64),
+            "channel": rng.choice(["ads", "seo", "social", "referral", "tv"], n)[keep],
+            "plan": rng.choice(["basic", "pro"], n)[keep],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"by": "channel"},
+        {"by": "channel", "top_n": 2},
+        {"by": ["channel", "plan"], "reference": "previous", "period": "quarter"},
+        {"by": "plan", "as_of": "2024-10-31", "max_period": 3},
+    ],
+    ids=["channel", "top_n", "two_columns", "as_of"],
+)
+def test_split_by_customer_attributes(monkeypatch, kw):
+    span, general, used = _both(monkeypatch, _events(), customers=_customers(), **kw)
+    assert used and span.equals(general)
+    by = [kw["by"]] if isinstance(kw["by"], str) else kw["by"]
+    assert span.columns[: len(by)] == by
+    labels = set(span[by[0]].unique())
+    if kw.get("top_n"):  # the two most common channels, the rest (missing ones too) as "other"
+        assert "other" in labels and len(labels) == 3
+    else:
+        assert "(missing)" in labels
+
+
+def test_split_by_an_event_column_uses_the_general_engine(monkeypatch):
+    ev = _events()
+    span, general, used = _both(monkeypatch, ev, by="event")
+    assert not used and span.equals(general)

@@ -198,10 +198,10 @@ def entries(inp: Inputs, spec: CohortSpec) -> pl.LazyFrame:
         ent = ent.with_columns((elapsed // rolling_us(spec.period) - 1).alias(E))
     else:
         ent = ent.with_columns(pl.col(C).alias(S))
-    return _group_labels(ent.cache(), spec).cache()
+    return group_labels(ent.cache(), spec).cache()
 
 
-def _group_labels(ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
+def group_labels(ent: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
     """By values as strings; missing ones labelled; beyond the top_n most common -> 'other'."""
     if not spec.by:
         return ent
@@ -450,11 +450,12 @@ def fast_cells(inp: Inputs, spec: CohortSpec, counts=None) -> pl.LazyFrame:
             C, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev")
         )
         grid = grid.join(prev, on=[C, K], how="left")
-    else:  # data: histogram of (C, L) with counts N
-        grid = _counts_by_need(count_at_least(data, L, coh, [C], N), grid, [C], "_wb_ret_total")
+    else:  # data: histogram of (by..., C, L) with counts N
+        g = [*spec.by, C]
+        grid = _counts_by_need(count_at_least(data, L, coh, g, N), grid, g, "_wb_ret_total")
         if spec.reference == "previous":
             plus = data.with_columns((pl.col(L) + 1).alias(L))
-            grid = _counts_by_need(count_at_least(plus, L, coh, [C], N), grid, [C], "_wb_base_prev")
+            grid = _counts_by_need(count_at_least(plus, L, coh, g, N), grid, g, "_wb_base_prev")
             grid = grid.with_columns(pl.col("_wb_ret_total").alias("_wb_ret_prev"))
     return _reference(grid, spec)
 

@@ -141,20 +141,20 @@ _I32 = np.iinfo(np.int32)
 
 
 def span_applies(spec: CohortSpec) -> bool:
-    """First-time calendar "on or after" cohorts, one event set, no split, no brackets."""
+    """First-time calendar "on or after" cohorts, one event set, no brackets (a split by
+    customer attributes is fine; `span_counts` declines a split by event columns)."""
     return (
         spec.mode == "on_or_after"
         and not spec.rolling
         and spec.cohorting == "first_time"
         and spec.start_events == spec.return_events
         and spec.min_events == 1
-        and not spec.by
         and spec.brackets is None
     )
 
 
 def first_last_days(events: pl.LazyFrame):
-    """(first day, last day) arrays per customer and the latest event's day key, or None.
+    """(customer ids, first days, last days) arrays and the latest event's day key, or None.
 
     "On or after" needs nothing else: the cohort is the period of the first day, and the customer
     counts in every period up to that of the last day. Events stream through in batches as two
@@ -186,9 +186,9 @@ def first_last_days(events: pl.LazyFrame):
         return None
     if lo is None:
         return None
-    seen = last != _I32.min
+    seen = np.flatnonzero(last != _I32.min)
     first, last = first[seen], last[seen]
-    return first >> 1, last >> 1, int(last.max())
+    return seen + lo, first >> 1, last >> 1, int(last.max())
 
 
 def _arrays(lf: pl.LazyFrame):
@@ -235,13 +235,16 @@ def _grow(lo, first, last, b_lo, b_hi):
 
 
 def span_counts(inp, spec: CohortSpec):
-    """(inputs with their ranges, (sizes, histogram of (C, L))) for the span kernel, or None."""
-    from .cohorts_engine import _only
+    """(inputs with their ranges, (sizes, histogram of (by..., C, L))) from the span pass, or
+    None when it does not apply (a split by event columns, ids unfit for dense arrays)."""
+    from .cohorts_engine import _only, group_labels
 
+    if inp.event_by:
+        return None
     got = first_last_days(_only(inp.events, spec.start_events))
     if got is None:
         return None
-    first, last, latest = got
+    ids, first, last, latest = got
     as_of = inp.as_of
     if as_of is None:  # the latest event's day, at its last instant when it ends in its final
         # second: the same periods and the same completeness as the latest event itself
@@ -250,15 +253,20 @@ def span_counts(inp, spec: CohortSpec):
     first_day = min(int(first.min()), index_of(as_of, "day"))
     inp = replace(inp, as_of=as_of, first_day=first_day)
     days = pl.DataFrame({"_wb_f": first, "_wb_l": last}).lazy()
+    if spec.by:  # customer attributes, labelled as for the general engine's entries
+        id_type = inp.events.collect_schema()[CUSTOMER_ID]
+        days = days.with_columns(pl.Series(CUSTOMER_ID, ids).cast(id_type))
+        days = group_labels(days.join(inp.customers, on=CUSTOMER_ID, how="left"), spec)
 
     def index(col: str) -> pl.Expr:
         return inp.index(pl.col(col).cast(pl.Int64) * US_PER_DAY, spec.period)
 
+    g = [*spec.by, C]
     hist = (
-        days.select(index("_wb_f").alias(C), (index("_wb_l") - index("_wb_f")).alias(L))
-        .group_by(C, L)
+        days.select(*spec.by, index("_wb_f").alias(C), (index("_wb_l") - index("_wb_f")).alias(L))
+        .group_by(*g, L)
         .agg(pl.len().alias(N))
         .cache()
     )
-    sizes = hist.group_by(C).agg(pl.col(N).sum().alias("cohort_size"))
+    sizes = hist.group_by(g).agg(pl.col(N).sum().alias("cohort_size"))
     return inp, (sizes, hist)

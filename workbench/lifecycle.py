@@ -272,7 +272,7 @@ def customer_retention_rate(
 
 def _subscription_cover(subscriptions, spec, as_of, sub_schema, customers, customer_schema):
     """Boundaries (period starts) covered by a paid period, and one entry row per customer."""
-    from .cohorts_engine import _group_labels
+    from .cohorts_engine import group_labels
 
     caller, period = spec.caller, spec.period
     subs = canonical(subscriptions, schema=sub_schema, caller=caller, default=SubscriptionSchema)
@@ -306,7 +306,7 @@ def _subscription_cover(subscriptions, spec, as_of, sub_schema, customers, custo
             on=CUSTOMER_ID,
             how="left",
         )
-        ent = _group_labels(ent, spec)
+        ent = group_labels(ent, spec)
     return covered, ent, when
 
 

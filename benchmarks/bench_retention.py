@@ -3,7 +3,8 @@
 Each measurement runs in its own subprocess (only that tool imported), reads the Parquet file
 itself (timed), and reports its wall time (best of --repeat runs) and peak resident memory
 (ru_maxrss), both in total and above the process's baseline after imports. The parent checks
-that the three tools return identical (cohort, period, retained) counts and prints ratios.
+that the three tools return identical (cohort, period, retained) counts and prints ratios, then
+the floor: the time polars takes just to read the two columns every tool needs.
 
     python benchmarks/bench_retention.py                    # 1M and 10M events
     python benchmarks/bench_retention.py --sizes 100M --tools workbench,duckdb --engine streaming
@@ -97,12 +98,23 @@ def run_pandas(path: str, mode: str, engine: str):
     return out
 
 
+def run_read(path: str, mode: str, engine: str):
+    """The floor: polars reading the two needed columns, nothing else."""
+    import polars as pl
+
+    pl.scan_parquet(path).select("customer_id", "ts").collect()
+    return pl.DataFrame({"cohort": [], "period": [], "retained": []})
+
+
 def child(tool: str, mode: str, path: str, out: str, repeat: int, engine: str) -> None:
-    fn = {"workbench": run_workbench, "duckdb": run_duckdb, "pandas": run_pandas}[tool]
+    runners = {"workbench": run_workbench, "duckdb": run_duckdb, "pandas": run_pandas}
+    fn = {**runners, "read": run_read}[tool]
     if tool == "workbench":
         import polars  # noqa: F401
 
         import workbench  # noqa: F401
+    elif tool == "read":
+        import polars  # noqa: F401
     elif tool == "duckdb":
         import duckdb  # noqa: F401
         import polars  # noqa: F401
@@ -210,6 +222,11 @@ def main(argv=None) -> None:
                 )
             if not same:
                 raise SystemExit("counts differ between tools")
+        floor = measure("read", "on", path, args.repeat, args.engine, args.timeout)
+        print(
+            f"\nfloor at {size}: polars reading customer_id and ts alone takes "
+            f"{floor['seconds']:.2f} s ({floor['peak_mb'] - floor['base_mb']:.0f} MB above base)"
+        )
     print(f"\nload average after: {os.getloadavg()}")
 
 

@@ -157,7 +157,7 @@ def _ranges(lf: pl.LazyFrame, as_of, caller: str):
             pl.col(CUSTOMER_ID).min().alias("id_lo"),
             pl.col(CUSTOMER_ID).max().alias("id_hi"),
         ]
-    row = lf.select(exprs).collect().row(0, named=True)
+    row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
     if row["hi"] is None:
         raise BadDataError(
             f"{caller}: events has no rows with a timestamp. Fix: pass a non-empty event table."

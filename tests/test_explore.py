@@ -5,6 +5,7 @@ import sys
 import threading
 import time
 import warnings
+from datetime import date
 
 import ipywidgets as widgets
 import numpy as np
@@ -180,6 +181,7 @@ def test_cohort_explorer_matches_retention_matrix(sample, cohort_ex):
             "by",
             "min_events",
             "max_period",
+            "as_of",
         ],
     )
     assert ex.controls["by"].options[1:] == (
@@ -194,7 +196,7 @@ def test_cohort_explorer_matches_retention_matrix(sample, cohort_ex):
     assert ex.result["period"].max() == 23  # still the monthly matrix: change is debounced
     assert ex.flush() is True
     args = ex.arguments()
-    assert set(args) == set(ex.controls) | {"customers"}
+    assert set(args) == (set(ex.controls) - {"as_of"}) | {"customers"}  # empty date: default
     expected, notes = direct(wb.retention_matrix, sample.events, **args)
     assert_frame_equal(ex.result, expected)
     assert ex.result["period"].max() == 7 and "channel" in ex.result.columns
@@ -206,6 +208,19 @@ def test_cohort_explorer_matches_retention_matrix(sample, cohort_ex):
     assert f"{expected.height:,} rows" in ex.table_html.value
     # 4 channels: 4 heatmap panels x (complete, incomplete) traces
     assert len(ex.figure.data) == 8
+    # the analysis date: an empty picker means the latest event; a date cuts the data there
+    assert "as_of" not in args and ex.controls["as_of"].max == sample.events["ts"].max().date()
+    ex.controls["as_of"].value = date(2025, 3, 31)
+    ex.flush()
+    args = ex.arguments()
+    assert args["as_of"] == date(2025, 3, 31)
+    expected, _ = direct(wb.retention_matrix, sample.events, **args)
+    assert_frame_equal(ex.result, expected)
+    assert ex.result["cohort"].max() == date(2025, 1, 1)  # quarterly cohorts up to Q1 2025
+    assert ex.result.filter(pl.col("cohort") == date(2025, 1, 1))["complete"].all()
+    ex.controls["as_of"].value = None
+    ex.flush()
+    assert "as_of" not in ex.arguments()
 
 
 def test_cohort_explorer_caches_and_reports_errors(sample, cohort_ex, monkeypatch):
@@ -260,6 +275,7 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
             "by",
             "rmst_horizon",
             "level",
+            "as_of",
         ],
     )
     assert set(ex.arguments()) == {"inactivity", "customers", "as_of"}
@@ -295,6 +311,12 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
         "referral",
         "social",
     ]
+    ex.controls["as_of"].value = date(2025, 6, 30)  # the picker overrides the explorer's as_of
+    args = ex.arguments()
+    assert args["as_of"] == date(2025, 6, 30)
+    table, _ = direct(wb.churn_table, sample.events, **args)
+    assert_frame_equal(ex.churn, table, check_row_order=False)
+    assert ex.churn["start"].max() <= date(2025, 6, 30)
 
 
 # -- leaving customers + hypothesis log -----------------------------------------------------

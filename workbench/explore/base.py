@@ -112,6 +112,23 @@ def dropdown(name: str, options, value=None, **kw) -> widgets.Dropdown:
     return w
 
 
+def as_of_picker(events: pl.DataFrame) -> widgets.DatePicker:
+    """The analysis date (``as_of``): empty means the function's default (the latest event),
+    limited to the days the events cover."""
+    from ..schema import TS
+
+    lo, hi = events[TS].min(), events[TS].max()
+    w = widgets.DatePicker(
+        description="as_of",
+        value=None,
+        style=_STYLE,
+        layout=widgets.Layout(width="auto", margin="2px 16px 2px 0"),
+    )
+    if lo is not None:
+        w.min, w.max = lo.date(), hi.date()
+    return w
+
+
 def _show_none(change) -> None:
     # ipywidgets reads value=None as "nothing selected" (a blank box); select "(none)" instead.
     w = change["owner"]

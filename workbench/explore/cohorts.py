@@ -12,7 +12,14 @@ import polars as pl
 from ..cohorts import retention_curve, retention_matrix
 from ..plots.cohorts import plot_retention_curves, plot_retention_heatmap
 from ..schema import CUSTOMER_ID, SIGNUP_TS
-from .base import Explorer, canonical_customers, canonical_events, dropdown, string_columns
+from .base import (
+    Explorer,
+    as_of_picker,
+    canonical_customers,
+    canonical_events,
+    dropdown,
+    string_columns,
+)
 
 # Calendar days are left out of the period choices: a two-year daily triangle has ~270,000
 # cells, far too many to draw interactively (use period="day" in a direct call instead).
@@ -24,7 +31,8 @@ class CohortExplorer(Explorer):
     """Retention triangle and mean retention curve, with the options of `wb.retention_matrix`.
 
     Data controls (each is the `wb.retention_matrix` argument of the same name): period,
-    window, cohort_period, mode, reference, by (a `customers` column), min_events, max_period.
+    window, cohort_period, mode, reference, by (a `customers` column), min_events, max_period,
+    as_of (a date; empty: the explorer's own `as_of`, else the latest event).
     Figures: ``figures["heatmap"]`` (`wb.plot_retention_heatmap` of the matrix) and
     ``figures["curve"]`` (`wb.plot_retention_curves` of `wb.retention_curve(matrix)`).
     ``result`` is the matrix; ``curve`` its mean retention curve.
@@ -64,6 +72,7 @@ class CohortExplorer(Explorer):
             "by": dropdown("by", by_options, self._initial["by"]),
             "min_events": dropdown("min_events", (1, 2, 3)),
             "max_period": dropdown("max_period", MAX_PERIODS),
+            "as_of": as_of_picker(self.events),
         }
 
     def arguments(self) -> dict:
@@ -71,8 +80,10 @@ class CohortExplorer(Explorer):
         args = {name: w.value for name, w in self.controls.items()}
         if self.customers is not None:
             args["customers"] = self.customers
-        if self.as_of is not None:
-            args["as_of"] = self.as_of
+        if args["as_of"] is None:
+            args.pop("as_of")
+            if self.as_of is not None:
+                args["as_of"] = self.as_of
         return args
 
     def compute(self, arguments: dict) -> pl.DataFrame:

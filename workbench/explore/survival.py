@@ -19,6 +19,7 @@ from ..survival import ChurnCurves, churn_curves
 from .base import (
     _STYLE,
     Explorer,
+    as_of_picker,
     canonical_customers,
     canonical_events,
     dropdown,
@@ -35,7 +36,8 @@ class SurvivalExplorer(Explorer):
 
     Data controls: ``definition`` picks which one of the mutually exclusive `wb.churn_table`
     modes is passed (inactivity, own_cycle, cancel_event, subscriptions) and the control of
-    that name holds its threshold (``grace`` goes with subscriptions); ``by``,
+    that name holds its threshold (``grace`` goes with subscriptions); ``as_of`` is the
+    analysis date (empty: the explorer's own `as_of`, else the latest event); ``by``,
     ``rmst_horizon`` and ``level`` are the `wb.churn_curves` arguments. ``result`` is the
     `ChurnCurves`; ``churn`` the churn table it was estimated from; the table shown is
     ``result.summary`` (customers, churned, median lifetime, RMST per segment).
@@ -96,6 +98,7 @@ class SurvivalExplorer(Explorer):
             "by": dropdown("by", by_options, self._initial["by"]),
             "rmst_horizon": dropdown("rmst_horizon", (90, 180, 365), 365),
             "level": dropdown("level", (0.9, 0.95, 0.99), 0.95),
+            "as_of": as_of_picker(self.events),
         }
 
     def _enable(self, _change=None) -> None:
@@ -114,7 +117,9 @@ class SurvivalExplorer(Explorer):
             args = {mode: c[mode]}
         if self.customers is not None:
             args["customers"] = self.customers
-        if self.as_of is not None:
+        if c["as_of"] is not None:
+            args["as_of"] = c["as_of"]
+        elif self.as_of is not None:
             args["as_of"] = self.as_of
         return args
 

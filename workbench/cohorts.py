@@ -15,6 +15,7 @@ import inspect
 import numpy as np
 import polars as pl
 
+from . import cohorts_bits as bits
 from . import cohorts_fast as fast
 from .cohorts_engine import (
     activity,
@@ -205,9 +206,16 @@ def retention_matrix(
         raise bad_choice("retention_matrix", "engine", engine, ENGINES)
     options = dict(as_of=as_of, schema=schema, customers=customers, customer_schema=customer_schema)
     cells = None
-    if fast.span_applies(spec):  # one streaming pass, no range scan; None: not applicable
+    kernel = (
+        fast.span_counts
+        if fast.span_applies(spec)
+        else bits.flag_counts
+        if bits.flags_apply(spec)
+        else None
+    )
+    if kernel is not None:  # one streaming pass, no range scan; None: not applicable
         inp = prepare(events, spec, ranges=False, **options)
-        got = fast.span_counts(inp, spec)
+        got = kernel(inp, spec)
         if got is not None:
             inp, counts = got
             cells = fast_cells(inp, spec, counts)

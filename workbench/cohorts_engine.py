@@ -444,14 +444,14 @@ def fast_cells(inp: Inputs, spec: CohortSpec, counts=None) -> pl.LazyFrame:
     coh = with_top(sizes, spec, inp.as_of)
     grid = cell_grid(coh, spec, inp.as_of)
     grid = grid.with_columns(pl.col("cohort_size").alias("_wb_base_total"))
-    if spec.mode == "on":
-        grid = grid.join(data, on=[C, K], how="left")
+    g = [*spec.by, C]
+    if spec.mode == "on":  # data: (by..., C, K) counts
+        grid = grid.join(data, on=[*g, K], how="left")
         prev = data.select(
-            C, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev")
+            *g, (pl.col(K) + 1).alias(K), pl.col("_wb_ret_total").alias("_wb_base_prev")
         )
-        grid = grid.join(prev, on=[C, K], how="left")
+        grid = grid.join(prev, on=[*g, K], how="left")
     else:  # data: histogram of (by..., C, L) with counts N
-        g = [*spec.by, C]
         grid = _counts_by_need(count_at_least(data, L, coh, g, N), grid, g, "_wb_ret_total")
         if spec.reference == "previous":
             plus = data.with_columns((pl.col(L) + 1).alias(L))

@@ -163,16 +163,12 @@ def first_last_days(events: pl.LazyFrame):
     the final second of its day (which decides whether that day has fully elapsed by as_of).
     None when there are no events or the ids are not dense 32-bit integers.
     """
-    if events.collect_schema()[CUSTOMER_ID] not in _SMALL_INTS:
+    chunks = day_key_chunks(events)
+    if chunks is None:
         return None
-    us = pl.col(TS).to_physical()
-    day = pl.col(TS).cast(pl.Date).to_physical()
-    final_second = us >= (day.cast(pl.Int64) + 1) * US_PER_DAY - 1_000_000
-    key = day * 2 + final_second.cast(pl.Int32)
-    lf = events.select(pl.col(CUSTOMER_ID).cast(pl.Int32), key.alias(TS))  # strict cast
     lo, first, last = None, None, None
     try:
-        for ids, keys in _arrays(lf):
+        for ids, keys in chunks:
             b_lo, b_hi = int(ids.min()), int(ids.max())
             if lo is None or b_lo < lo or b_hi >= lo + len(first):
                 grown = _grow(lo, first, last, b_lo, b_hi)
@@ -191,6 +187,30 @@ def first_last_days(events: pl.LazyFrame):
     return seen + lo, first >> 1, last >> 1, int(last.max())
 
 
+def day_key_chunks(events: pl.LazyFrame):
+    """Int32 (customer ids, day keys) numpy arrays per streamed chunk, without copying; None
+    unless ids are integers. The day key is 2 * day + 1 for an event in the final second of its
+    day, else 2 * day. Ids beyond 32 bits raise polars' InvalidOperationError while iterating.
+    """
+    if events.collect_schema()[CUSTOMER_ID] not in _SMALL_INTS:
+        return None
+    us = pl.col(TS).to_physical()
+    day = pl.col(TS).cast(pl.Date).to_physical()
+    final_second = us >= (day.cast(pl.Int64) + 1) * US_PER_DAY - 1_000_000
+    key = day * 2 + final_second.cast(pl.Int32)
+    lf = events.select(pl.col(CUSTOMER_ID).cast(pl.Int32), key.alias(TS))  # strict cast
+    return _arrays(lf)
+
+
+def as_of_from_key(as_of, latest: int) -> datetime:
+    """The given as_of, else the latest event's day (at its last instant when the event lies
+    in its final second): the same periods and completeness as the latest event itself."""
+    if as_of is not None:
+        return as_of
+    day = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=latest >> 1)
+    return day + (timedelta(days=1, microseconds=-1) if latest & 1 else timedelta(0))
+
+
 def _arrays(lf: pl.LazyFrame):
     """(ids, day keys) numpy arrays per streamed chunk, without copying."""
     for batch in lf.collect_batches(chunk_size=_CHUNK, maintain_order=False):
@@ -204,13 +224,11 @@ def _arrays(lf: pl.LazyFrame):
                 yield a.to_numpy(), b.to_numpy()
 
 
-def _grow(lo, first, last, b_lo, b_hi):
-    """Id-indexed arrays widened to cover b_lo..b_hi with room to spare, None beyond _MAX_SLOTS.
-
-    Room goes where ids were out of range (upwards doubles: ids usually grow with signup time);
-    non-negative ids start at slot 0.
-    """
-    old_hi = None if lo is None else lo + len(first) - 1
+def id_room(lo, size, b_lo, b_hi):
+    """(new first id, slots) covering the current slots and b_lo..b_hi with room to spare, or
+    None beyond _MAX_SLOTS. Room goes where ids were out of range (upwards doubles: ids usually
+    grow with signup time); non-negative ids start at slot 0."""
+    old_hi = None if lo is None else lo + size - 1
     new_lo = b_lo if lo is None else min(lo, b_lo)
     new_hi = b_hi if lo is None else max(old_hi, b_hi)
     need = new_hi - new_lo + 1
@@ -220,11 +238,19 @@ def _grow(lo, first, last, b_lo, b_hi):
     if lo is None or b_lo < lo:
         lo_room = max(new_lo - need // 4, 0) if new_lo >= 0 else new_lo - need // 4
     if lo is None or b_hi > old_hi:
-        hi_room = new_hi + max(need // 4, 0 if lo is None else len(first))
+        hi_room = new_hi + max(need // 4, 0 if lo is None else size)
     hi_room = max(hi_room, lo_room + _MIN_SLOTS - 1)
     if hi_room - lo_room < _MAX_SLOTS:
         new_lo, new_hi = lo_room, hi_room
-    size = new_hi - new_lo + 1
+    return new_lo, new_hi - new_lo + 1
+
+
+def _grow(lo, first, last, b_lo, b_hi):
+    """Id-indexed first/last arrays widened to cover b_lo..b_hi (see `id_room`), or None."""
+    room = id_room(lo, None if first is None else len(first), b_lo, b_hi)
+    if room is None:
+        return None
+    new_lo, size = room
     new_first = np.full(size, _I32.max, np.int32)
     new_last = np.full(size, _I32.min, np.int32)
     if lo is not None:
@@ -245,11 +271,7 @@ def span_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     ids, first, last, latest = got
-    as_of = inp.as_of
-    if as_of is None:  # the latest event's day, at its last instant when it ends in its final
-        # second: the same periods and the same completeness as the latest event itself
-        as_of = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=latest >> 1)
-        as_of += timedelta(days=1, microseconds=-1) if latest & 1 else timedelta(0)
+    as_of = as_of_from_key(inp.as_of, latest)
     first_day = min(int(first.min()), index_of(as_of, "day"))
     inp = replace(inp, as_of=as_of, first_day=first_day)
     days = pl.DataFrame({"_wb_f": first, "_wb_l": last}).lazy()

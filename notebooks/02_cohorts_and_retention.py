@@ -40,17 +40,19 @@ wb.plot_retention_heatmap(matrix)
 
 # %% [markdown]
 # ## Retention curves by acquisition channel
-# The mean curve per channel pools all complete cells, weighted by cohort size. Its band
-# covers the variation between cohorts as well as the sampling of customers, so it says how
-# "a cohort like these" retains (`interval="pooled"` gives the narrower Wilson band of the
-# pooled counts). Dotted lines are industry averages for context, not targets.
+# The mean curve per channel pools all complete cells, weighted by cohort size. With
+# `interval="cohorts"` its band covers the variation between cohorts as well as the sampling
+# of customers, so it says how "a cohort like these" retains (the default, "pooled", is the
+# narrower Wilson band of the pooled counts). Dotted lines are industry averages for context,
+# not targets.
 #
 # **What to look for:** curves that separate early (period 1-2) point at onboarding; curves
 # that separate later point at the product or the price.
 
 # %%
 by_channel = wb.retention_matrix(events, period="month", by="channel", customers=customers)
-wb.plot_retention_curves(wb.retention_curve(by_channel), unit="month", reference=True)
+curves = wb.retention_curve(by_channel, interval="cohorts")
+wb.plot_retention_curves(curves, unit="month", reference=True)
 
 # %% [markdown]
 # ## Lifecycle: new, returning, resurrected and dormant customers
@@ -80,8 +82,9 @@ crr.plot()
 # after their start, pooled over cohorts, by channel.
 
 # %%
-days = wb.day_n_retention(events, days=(1, 7, 30), per_cohort=False, by="channel",
-                          customers=customers)
+days = wb.day_n_retention(
+    events, days=(1, 7, 30), per_cohort=False, by="channel", customers=customers
+)
 days
 
 # %%

@@ -539,8 +539,8 @@ def _matrix(cells):
 
 def test_retention_curve_between_cohort_interval_by_hand():
     m = _matrix([(1, 1, 100, 50), (2, 1, 100, 30), (3, 1, 200, 80)])
-    c = wb.retention_curve(m).row(0, named=True)
-    pooled = wb.retention_curve(m, interval="pooled").row(0, named=True)
+    c = wb.retention_curve(m, interval="cohorts").row(0, named=True)
+    pooled = wb.retention_curve(m).row(0, named=True)  # the default: Wilson on pooled counts
     r = 160 / 400
     ss = (50 - r * 100) ** 2 + (30 - r * 100) ** 2 + (80 - r * 200) ** 2  # 100 + 100 + 0
     se = (3 / 2 * ss) ** 0.5 / 400
@@ -552,9 +552,9 @@ def test_retention_curve_between_cohort_interval_by_hand():
     assert c["ci_low"] < pooled["ci_low"] and c["ci_high"] > pooled["ci_high"]
     # cohorts that agree exactly keep the pooled Wilson interval; so does a single cohort
     same = _matrix([(1, 1, 100, 40), (2, 1, 100, 40)])
-    assert wb.retention_curve(same).equals(wb.retention_curve(same, interval="pooled"))
+    assert wb.retention_curve(same, interval="cohorts").equals(wb.retention_curve(same))
     one = _matrix([(1, 1, 100, 40)])
-    assert wb.retention_curve(one).equals(wb.retention_curve(one, interval="pooled"))
+    assert wb.retention_curve(one, interval="cohorts").equals(wb.retention_curve(one))
     with pytest.raises(wb.BadParameterError, match="interval='wald'"):
         wb.retention_curve(m, interval="wald")
 

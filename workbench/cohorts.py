@@ -75,11 +75,12 @@ RETENTION_DEFINITIONS = {
     ),
     "curve": (
         "Mean retention curve: for each period, the sum of retained customers over the sum of "
-        "denominators across complete cells, i.e. the cohort-size-weighted mean retention. Its "
-        "band covers the variation between cohorts as well as the sampling of customers: a "
-        "Student t interval (cohorts - 1 degrees of freedom, logit scale) from the "
-        "cohort-clustered variance of that ratio, never narrower than the Wilson interval of "
-        "the pooled counts."
+        "denominators across complete cells, i.e. the cohort-size-weighted mean retention. "
+        "Its interval is the Wilson interval of those pooled counts (interval='pooled'), or, "
+        "with interval='cohorts' (used for the report's curves), a band that also covers the "
+        "variation between cohorts: a Student t interval (cohorts - 1 degrees of freedom, "
+        "logit scale) from the cohort-clustered variance of that ratio, never narrower than "
+        "the pooled Wilson interval."
     ),
     "interval": (
         "Intervals are Wilson score intervals for a binomial proportion; small cohorts (fewer "
@@ -245,11 +246,11 @@ def _require(frame: pl.DataFrame, caller: str, cols, what: str) -> None:
         )
 
 
-CURVE_INTERVALS = ("cohorts", "pooled")
+CURVE_INTERVALS = ("pooled", "cohorts")
 
 
 def retention_curve(
-    matrix: pl.DataFrame, *, level: float = 0.95, interval: str = "cohorts"
+    matrix: pl.DataFrame, *, level: float = 0.95, interval: str = "pooled"
 ) -> pl.DataFrame:
     """Mean retention per period (and by-group), weighted by cohort size, complete cells only.
 
@@ -258,9 +259,9 @@ def retention_curve(
     those in which every member's window has elapsed, so base equals the cohort size); with
     reference="previous" they are the previous-period actives.
 
-    interval : "pooled" - Wilson on the pooled counts: the sampling of customers only, as if all
-        cohorts shared one true rate. "cohorts" (default) - also the variation between cohorts,
-        which is what matters when the curve stands for "a cohort like these": the ratio
+    interval : "pooled" (default) - Wilson on the pooled counts: the sampling of customers
+        only, as if all cohorts shared one true rate. "cohorts" - also the variation between
+        cohorts, which is what matters when the curve stands for "a cohort like these": the ratio
         estimator's cohort-clustered variance V = n / (n - 1) * sum((r_i - R b_i)^2) /
         (sum b_i)^2 over the n cohorts, a Student t interval with n - 1 degrees of freedom on
         the logit scale, widened where needed so that it always contains the pooled Wilson

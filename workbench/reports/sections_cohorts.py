@@ -82,7 +82,7 @@ def acquisition(ctx) -> Section | None:
                     else None,
                 )
             if _by_available(ctx) and has(cohorts, "retention_curve"):
-                curves = cohorts.retention_curve(monthly_matrix(ctx, by=ctx.by))
+                curves = cohorts.retention_curve(monthly_matrix(ctx, by=ctx.by), interval="cohorts")
                 sec.heading(f"Mean retention curves by {ctx.by}")
                 if has(plots, "plot_retention_curves"):
                     sec.add(

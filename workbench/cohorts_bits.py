@@ -15,9 +15,9 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 
-from .cohorts_fast import as_of_from_key, day_key_chunks, id_room
+from .cohorts_fast import as_of_from_us, id_room, id_time_chunks
 from .cohorts_spec import C, CohortSpec, K
-from .periods import day_lookup, index_of
+from .periods import US_PER_DAY, day_lookup, index_of
 from .schema import CUSTOMER_ID
 
 _MAX_PERIODS = 64
@@ -98,18 +98,18 @@ class _Periods:
 
 
 def period_flags(events: pl.LazyFrame, period: str):
-    """(flags, first day, latest day key) from one pass, or None (no events, ids unfit for
-    dense arrays, or more than 64 periods)."""
-    chunks = day_key_chunks(events)
+    """(flags, first day, latest timestamp in microseconds) from one pass, or None (no events,
+    ids unfit for dense arrays, or more than 64 periods)."""
+    chunks = id_time_chunks(events)
     if chunks is None:
         return None
     flags, periods = _Flags(), _Periods(period)
     first_day = latest = None
     try:
-        for ids, keys in chunks:
-            days = keys >> 1
+        for ids, us in chunks:
+            days = (us // US_PER_DAY).astype(np.int32)
             d_lo, d_hi = int(days.min()), int(days.max())
-            top = int(keys.max())
+            top = int(us.max())
             latest = top if latest is None else max(latest, top)
             first_day = d_lo if first_day is None else min(first_day, d_lo)
             p = periods.of(days, d_lo, d_hi)
@@ -137,7 +137,7 @@ def flag_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     flags, first_day, latest = got
-    as_of = as_of_from_key(inp.as_of, latest)
+    as_of = as_of_from_us(inp.as_of, latest)
     inp = replace(inp, as_of=as_of, first_day=min(first_day, index_of(as_of, "day")))
     array = flags.array
     span = int(np.flatnonzero(array.any(axis=1)).max()) + 1

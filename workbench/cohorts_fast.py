@@ -154,72 +154,66 @@ def span_applies(spec: CohortSpec) -> bool:
 
 
 def first_last_days(events: pl.LazyFrame):
-    """(customer ids, first days, last days) arrays and the latest event's day key, or None.
+    """(customer ids, first days, last days) arrays and the latest timestamp (microseconds), or
+    None when there are no events or the ids are not dense 32-bit integers.
 
     "On or after" needs nothing else: the cohort is the period of the first day, and the customer
-    counts in every period up to that of the last day. Events stream through in batches as two
-    Int32 columns (customer id and day key) into two arrays indexed by customer id, so memory is
-    the batches in flight plus 8 bytes per id. The day key is 2 * day + 1 when the event lies in
-    the final second of its day (which decides whether that day has fully elapsed by as_of).
-    None when there are no events or the ids are not dense 32-bit integers.
+    counts in every period up to that of the last day. Events stream through in chunks (Int32
+    ids, Int64 microseconds) into two arrays indexed by customer id, so memory is the chunks in
+    flight plus 8 bytes per id.
     """
-    chunks = day_key_chunks(events)
+    chunks = id_time_chunks(events)
     if chunks is None:
         return None
-    lo, first, last = None, None, None
+    lo, first, last, latest = None, None, None, None
     try:
-        for ids, keys in chunks:
+        for ids, us in chunks:
             b_lo, b_hi = int(ids.min()), int(ids.max())
             if lo is None or b_lo < lo or b_hi >= lo + len(first):
                 grown = _grow(lo, first, last, b_lo, b_hi)
                 if grown is None:
                     return None
                 lo, first, last = grown
+            top = int(us.max())
+            latest = top if latest is None else max(latest, top)
+            days = (us // US_PER_DAY).astype(np.int32)
             slot = ids - lo if lo else ids
-            np.minimum.at(first, slot, keys)
-            np.maximum.at(last, slot, keys)
+            np.minimum.at(first, slot, days)
+            np.maximum.at(last, slot, days)
     except pl.exceptions.InvalidOperationError:  # ids beyond 32 bits
         return None
     if lo is None:
         return None
     seen = np.flatnonzero(last != _I32.min)
-    first, last = first[seen], last[seen]
-    return seen + lo, first >> 1, last >> 1, int(last.max())
+    return seen + lo, first[seen], last[seen], latest
 
 
-def day_key_chunks(events: pl.LazyFrame):
-    """Int32 (customer ids, day keys) numpy arrays per streamed chunk, without copying; None
-    unless ids are integers. The day key is 2 * day + 1 for an event in the final second of its
-    day, else 2 * day. Ids beyond 32 bits raise polars' InvalidOperationError while iterating.
-    """
+def id_time_chunks(events: pl.LazyFrame):
+    """Per streamed chunk, numpy arrays of Int32 customer ids and Int64 UTC microseconds,
+    without copying; None unless ids are integers. Ids beyond 32 bits raise polars'
+    InvalidOperationError while iterating."""
     if events.collect_schema()[CUSTOMER_ID] not in _SMALL_INTS:
         return None
-    us = pl.col(TS).to_physical()
-    day = pl.col(TS).cast(pl.Date).to_physical()
-    final_second = us >= (day.cast(pl.Int64) + 1) * US_PER_DAY - 1_000_000
-    key = day * 2 + final_second.cast(pl.Int32)
-    lf = events.select(pl.col(CUSTOMER_ID).cast(pl.Int32), key.alias(TS))  # strict cast
+    lf = events.select(pl.col(CUSTOMER_ID).cast(pl.Int32), pl.col(TS).to_physical())  # strict
     return _arrays(lf)
 
 
-def as_of_from_key(as_of, latest: int) -> datetime:
-    """The given as_of, else the latest event's day (at its last instant when the event lies
-    in its final second): the same periods and completeness as the latest event itself."""
+def as_of_from_us(as_of, latest: int) -> datetime:
+    """The given as_of, else the latest event's timestamp."""
     if as_of is not None:
         return as_of
-    day = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=latest >> 1)
-    return day + (timedelta(days=1, microseconds=-1) if latest & 1 else timedelta(0))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=latest)
 
 
 def _arrays(lf: pl.LazyFrame):
-    """(ids, day keys) numpy arrays per streamed chunk, without copying."""
+    """(ids, timestamps) numpy arrays per streamed chunk, without copying."""
     for batch in lf.collect_batches(chunk_size=_CHUNK, maintain_order=False):
         if batch[TS].null_count() or batch[CUSTOMER_ID].null_count():  # rare: in no cohort
             batch = batch.drop_nulls()
-        ids, keys = batch[CUSTOMER_ID], batch[TS]
-        if [len(c) for c in ids.get_chunks()] != [len(c) for c in keys.get_chunks()]:
-            ids, keys = ids.rechunk(), keys.rechunk()
-        for a, b in zip(ids.get_chunks(), keys.get_chunks(), strict=True):
+        ids, us = batch[CUSTOMER_ID], batch[TS]
+        if [len(c) for c in ids.get_chunks()] != [len(c) for c in us.get_chunks()]:
+            ids, us = ids.rechunk(), us.rechunk()
+        for a, b in zip(ids.get_chunks(), us.get_chunks(), strict=True):
             if len(a):
                 yield a.to_numpy(), b.to_numpy()
 
@@ -271,7 +265,7 @@ def span_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     ids, first, last, latest = got
-    as_of = as_of_from_key(inp.as_of, latest)
+    as_of = as_of_from_us(inp.as_of, latest)
     first_day = min(int(first.min()), index_of(as_of, "day"))
     inp = replace(inp, as_of=as_of, first_day=first_day)
     days = pl.DataFrame({"_wb_f": first, "_wb_l": last}).lazy()

@@ -1,5 +1,6 @@
-"""The "on" kernel for splits by customer attributes (one streaming pass into per-period flag
-rows) against the general engine, on the edges where a shortcut could go wrong."""
+"""The "on" flag kernel (one streaming pass into per-period flag rows), with and without splits
+by customer attributes, against the general engine, on the edges where a shortcut could go
+wrong."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -127,6 +128,13 @@ def test_unfit_inputs_fall_back(monkeypatch):
         assert not used and flags.equals(general)
     flags, general, used = _both(monkeypatch, ev, by="event")
     assert not used and flags.equals(general)
-    # without a split the sort kernel runs instead
-    plain, general, used = _both(monkeypatch, ev)
+    # days: the sort kernel runs instead
+    plain, general, used = _both(monkeypatch, ev, period="day")
     assert not used and plain.equals(general)
+
+
+def test_without_a_split(monkeypatch):
+    ev = _events()
+    for kw in ({}, {"reference": "previous", "period": "quarter"}, {"as_of": "2024-08-31"}):
+        flags, general, used = _both(monkeypatch, ev, **kw)
+        assert used and flags.equals(general)

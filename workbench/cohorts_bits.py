@@ -27,12 +27,11 @@ _LUT_ROOM = 400  # days of lookup table beyond the days seen
 
 
 def flags_apply(spec: CohortSpec) -> bool:
-    """First-time calendar "on" cohorts by week, month or quarter, one event set, no brackets,
-    split by customer attributes (`flag_counts` declines event columns). Without a split the
-    sort kernel of `cohorts_fast` is as fast and needs less memory (no flag array)."""
+    """First-time calendar "on" cohorts by week, month or quarter, one event set, no brackets
+    (a split by customer attributes is fine; `flag_counts` declines event columns and spans
+    over 64 periods, which the sort kernel of `cohorts_fast` takes)."""
     return (
         spec.mode == "on"
-        and bool(spec.by)
         and not spec.rolling
         and spec.period != "day"
         and spec.cohorting == "first_time"

@@ -6,8 +6,10 @@ activity is reduced to distinct (entry, period) pairs, and "on or after" needs o
 customer's last return event. Before the query, one small scan reads the time range and the
 range of integer customer ids (the analysis date defaults to the latest event; the ranges size a
 day-to-month lookup table and the packed sort keys of `cohorts_fast`); the caller then collects
-the whole query once. First-time "on or after" cohorts on integer ids skip that scan: one
-streaming pass gathers each customer's first and last day and the ranges with them.
+the whole query once. First-time calendar cohorts on integer ids mostly skip that scan: one
+streaming pass gathers each customer's first and last day ("on or after", `cohorts_fast`) or
+flags each customer's active periods ("on" by week, month or quarter, `cohorts_bits`), and
+the ranges with them.
 
 Notation used in the comments: an *entry* e is a customer in a cohort; s_e its start; a *unit*
 u is a period k (or a bracket of periods); E_e the last unit whose window has fully elapsed for

@@ -2,6 +2,7 @@
 engine, on the edges where a shortcut could go wrong: the latest event's final second, days
 before 1970, missing values, negative, unsorted, sparse and wide ids, as_of cuts."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -194,3 +195,23 @@ def test_split_by_an_event_column_uses_the_general_engine(monkeypatch):
     ev = _events()
     span, general, used = _both(monkeypatch, ev, by="event")
     assert not used and span.equals(general)
+
+
+def test_prefetch_cap_is_temporary_and_respects_the_user(monkeypatch):
+    key = "POLARS_ROW_GROUP_PREFETCH_SIZE"
+    monkeypatch.delenv(key, raising=False)
+    seen = []
+    real = cohorts_fast._chunks
+
+    def spy(lf):
+        seen.append(os.environ.get(key))
+        yield from real(lf)
+
+    monkeypatch.setattr(cohorts_fast, "_chunks", spy)
+    wb.retention_matrix(_events(), mode="on_or_after")
+    wide = _events().with_columns(pl.col("customer_id") + 2**40)  # gives up mid-pass
+    wb.retention_matrix(wide, mode="on_or_after")
+    assert seen == ["1", "1"] and key not in os.environ
+    monkeypatch.setenv(key, "6")
+    wb.retention_matrix(_events(), mode="on_or_after")
+    assert seen[-1] == "6" and os.environ[key] == "6"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from _kernels import pass_and_general
 
-import workbench as wb
 from workbench import cohorts_bits, cohorts_fast
 
 
@@ -43,22 +43,15 @@ def _customers(events, seed=6) -> pl.DataFrame:
 
 def _both(monkeypatch, events, **kw):
     """(flag kernel result, general engine result, whether the flag kernel produced it)."""
-    used = []
-    real = cohorts_bits.period_flags
-
-    def spy(lf, period):
-        got = real(lf, period)
-        used.append(got is not None)
-        return got
-
-    with monkeypatch.context() as m:
-        m.setattr(cohorts_bits, "period_flags", spy)
-        flags = wb.retention_matrix(events, mode="on", **kw)
-    with monkeypatch.context() as m:
-        m.setattr(cohorts_bits, "flags_apply", lambda spec: False)
-        m.setattr(cohorts_fast, "applies", lambda inp, spec: False)
-        general = wb.retention_matrix(events, mode="on", **kw)
-    return flags, general, any(used)
+    return pass_and_general(
+        monkeypatch,
+        events,
+        module=cohorts_bits,
+        pass_name="period_flags",
+        gate="flags_apply",
+        mode="on",
+        **kw,
+    )
 
 
 OPTIONS = [

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from _kernels import pass_and_general
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,22 +34,15 @@ def _events(n_customers=300, seed=3, first_id=1, step=1) -> pl.DataFrame:
 
 def _both(monkeypatch, events, **kw):
     """(span kernel result, general engine result, whether the span kernel produced it)."""
-    used = []
-    real = cohorts_fast.first_last_days
-
-    def spy(lf):
-        got = real(lf)
-        used.append(got is not None)
-        return got
-
-    with monkeypatch.context() as m:
-        m.setattr(cohorts_fast, "first_last_days", spy)
-        span = wb.retention_matrix(events, mode="on_or_after", **kw)
-    with monkeypatch.context() as m:
-        m.setattr(cohorts_fast, "span_applies", lambda spec: False)
-        m.setattr(cohorts_fast, "applies", lambda inp, spec: False)
-        general = wb.retention_matrix(events, mode="on_or_after", **kw)
-    return span, general, any(used)
+    return pass_and_general(
+        monkeypatch,
+        events,
+        module=cohorts_fast,
+        pass_name="first_last_days",
+        gate="span_applies",
+        mode="on_or_after",
+        **kw,
+    )
 
 
 OPTIONS = [

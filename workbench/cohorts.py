@@ -283,14 +283,14 @@ def retention_curve(
     low, high = wilson_exprs("retained", "base", level)
     cells = matrix.lazy().filter(pl.col("complete") & (pl.col("base") > 0))
     share = pl.col("retained").sum().over(keys) / pl.col("base").sum().over(keys)
-    resid = (pl.col("retained") - share * pl.col("base")) ** 2
+    spread = ((pl.col("retained") - share * pl.col("base")) ** 2).sum()  # around the ratio
     curve = (
         cells.group_by(keys)
         .agg(
             pl.len().alias("cohorts"),
             pl.col("base").sum(),
             pl.col("retained").sum(),
-            resid.sum().alias("_wb_ss"),
+            *([spread.alias("_wb_ss")] if interval == "cohorts" else []),
         )
         .with_columns(
             (pl.col("retained") / pl.col("base")).alias("retention"),
@@ -300,9 +300,7 @@ def retention_curve(
         .sort(keys)
         .collect()
     )
-    if interval == "cohorts":
-        curve = _between_cohorts(curve, level)
-    return curve.drop("_wb_ss")
+    return _between_cohorts(curve, level) if interval == "cohorts" else curve
 
 
 def _between_cohorts(curve: pl.DataFrame, level: float) -> pl.DataFrame:
@@ -320,7 +318,7 @@ def _between_cohorts(curve: pl.DataFrame, level: float) -> pl.DataFrame:
         lo = 1 / (1 + np.exp(-(logit - half)))
         hi = 1 / (1 + np.exp(-(logit + half)))
     usable = (n >= 2) & (r > 0) & (r < 1) & np.isfinite(half)
-    return curve.with_columns(
+    return curve.drop("_wb_ss").with_columns(
         pl.Series(
             "ci_low",
             np.where(usable, np.fmin(lo, curve["ci_low"].to_numpy()), curve["ci_low"].to_numpy()),

@@ -10,14 +10,12 @@ k - 1" count (reference="previous"). Spans up to 64 periods; longer ones use `co
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import polars as pl
 
-from .cohorts_fast import as_of_from_us, id_room, id_time_chunks
+from .cohorts_fast import id_room, id_time_chunks, with_ranges
 from .cohorts_spec import C, CohortSpec, K
-from .periods import US_PER_DAY, day_lookup, index_of
+from .periods import US_PER_DAY, day_lookup
 from .schema import CUSTOMER_ID
 
 _MAX_PERIODS = 64
@@ -136,8 +134,7 @@ def flag_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     flags, first_day, latest = got
-    as_of = as_of_from_us(inp.as_of, latest)
-    inp = replace(inp, as_of=as_of, first_day=min(first_day, index_of(as_of, "day")))
+    inp = with_ranges(inp, first_day, latest)
     array = flags.array
     span = int(np.flatnonzero(array.any(axis=1)).max()) + 1
     flagged = array[:span].view(bool)

@@ -200,11 +200,13 @@ def id_time_chunks(events: pl.LazyFrame):
     return _arrays(lf)
 
 
-def as_of_from_us(as_of, latest: int) -> datetime:
-    """The given as_of, else the latest event's timestamp."""
-    if as_of is not None:
-        return as_of
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=latest)
+def with_ranges(inp, first_day: int, latest: int):
+    """The inputs with what a streaming pass found: as_of (the given one, else the latest
+    event's timestamp, in microseconds) and the first day (at most as_of's)."""
+    as_of = inp.as_of
+    if as_of is None:
+        as_of = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=latest)
+    return replace(inp, as_of=as_of, first_day=min(first_day, index_of(as_of, "day")))
 
 
 _PREFETCH = "POLARS_ROW_GROUP_PREFETCH_SIZE"
@@ -291,9 +293,7 @@ def span_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     ids, first, last, latest = got
-    as_of = as_of_from_us(inp.as_of, latest)
-    first_day = min(int(first.min()), index_of(as_of, "day"))
-    inp = replace(inp, as_of=as_of, first_day=first_day)
+    inp = with_ranges(inp, int(first.min()), latest)
     days = pl.DataFrame({"_wb_f": first, "_wb_l": last}).lazy()
     if spec.by:  # customer attributes, labelled as for the general engine's entries
         id_type = inp.events.collect_schema()[CUSTOMER_ID]

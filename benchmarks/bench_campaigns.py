@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _forked import peak_rss_mb  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 WINDOW_DAYS = 30
@@ -196,18 +196,6 @@ ENGINES = {
     },
     "funnel": {"workbench": funnel_workbench, "pandas": funnel_pandas, "duckdb": funnel_duckdb},
 }
-
-
-def peak_rss_mb() -> float:
-    """High-water resident memory of this process (VmHWM; it starts afresh at exec, unlike
-    ru_maxrss, which a child inherits from its parent)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_one(task: str, engine: str, ev_path: str, cp_path: str) -> None:

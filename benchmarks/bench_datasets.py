@@ -13,11 +13,11 @@ and checks that both give the same rows.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from pathlib import Path
 
 import polars as pl
+from _forked import peak_rss_mb  # noqa: E402
 
 import workbench as wb
 from workbench.datasets.real import _cdnow
@@ -25,7 +25,7 @@ from workbench.datasets.sample import _generate
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 def bench_sample(n: int) -> None:

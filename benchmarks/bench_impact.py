@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _forked import peak_rss_mb  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 T0 = date(2024, 1, 1)
@@ -105,7 +105,7 @@ def run(engine: str, path: Path) -> dict:
         else:
             est = _cox(tbl, event)
     seconds = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {"engine": engine, "seconds": seconds, "estimate": est, "peak_mb": peak}
 
 

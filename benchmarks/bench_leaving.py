@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _forked import peak_rss_mb  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 AS_OF = datetime(2025, 12, 31, tzinfo=UTC)
@@ -236,11 +236,11 @@ def run_one(task: str, engine: str, path: str) -> None:
 
     import workbench  # noqa: F401
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     out = TASKS[task][engine](path)
     secs = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb()
     print(
         json.dumps(
             {

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from _forked import peak_rss_mb  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -26,7 +28,7 @@ from gen_events import DATA, generate, parse_size  # noqa: E402
 
 
 def _mb_self() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 def _mb_children() -> float:

@@ -2,11 +2,12 @@
 
 Each measurement runs in its own subprocess (only that tool imported), reads the Parquet file
 itself (timed), and reports its wall time (best of --repeat runs) and peak resident memory
-(ru_maxrss), both in total and above the process's baseline after imports. The parent checks
+(VmHWM), both in total and above the process's baseline after imports. The parent checks
 that the three tools return identical (cohort, period, retained) counts and prints ratios, then
 the floor: the time polars takes just to read the two columns every tool needs.
 
     python benchmarks/bench_retention.py                    # 1M and 10M events
+    python benchmarks/bench_retention.py --by channel       # split by a customers attribute
     python benchmarks/bench_retention.py --sizes 100M --tools workbench,duckdb --engine streaming
 """
 
@@ -22,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _forked import peak_rss_mb  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
@@ -33,13 +36,17 @@ MODES = ("on", "on_or_after")
 # -- the three implementations (each runs in a child process) -----------------------------------
 
 
-def run_workbench(path: str, mode: str, engine: str):
+def run_workbench(path: str, mode: str, engine: str, customers: str | None):
     import polars as pl
 
     import workbench as wb
 
-    m = wb.retention_matrix(pl.scan_parquet(path), period="month", mode=mode, engine=engine)
-    return m.filter(pl.col("retained") > 0).select("cohort", "period", "retained")
+    split = {"by": "channel", "customers": pl.read_parquet(customers)} if customers else {}
+    m = wb.retention_matrix(
+        pl.scan_parquet(path), period="month", mode=mode, engine=engine, **split
+    )
+    keys = ["channel"] if customers else []
+    return m.filter(pl.col("retained") > 0).select(*keys, "cohort", "period", "retained")
 
 
 DUCKDB_SQL = {
@@ -47,58 +54,66 @@ DUCKDB_SQL = {
         WITH a AS (SELECT DISTINCT customer_id, date_trunc('month', ts) AS m
                    FROM read_parquet('{path}')),
              f AS (SELECT customer_id, min(m) AS cohort FROM a GROUP BY customer_id)
-        SELECT CAST(f.cohort AS DATE) AS cohort, date_diff('month', f.cohort, a.m) AS period,
+        SELECT {g} CAST(f.cohort AS DATE) AS cohort, date_diff('month', f.cohort, a.m) AS period,
                count(*) AS retained
-        FROM a JOIN f USING (customer_id)
-        GROUP BY 1, 2""",
+        FROM a JOIN f USING (customer_id) {join}
+        GROUP BY ALL""",
     "on_or_after": """
         WITH c AS (SELECT customer_id, date_trunc('month', min(ts)) AS cohort,
                           date_trunc('month', max(ts)) AS last
                    FROM read_parquet('{path}') GROUP BY customer_id),
-             h AS (SELECT cohort, date_diff('month', cohort, last) AS span, count(*) AS n
-                   FROM c GROUP BY 1, 2)
-        SELECT CAST(h.cohort AS DATE) AS cohort, k.period, sum(h.n) AS retained
+             h AS (SELECT {g} cohort, date_diff('month', cohort, last) AS span, count(*) AS n
+                   FROM c {join} GROUP BY ALL)
+        SELECT {g} CAST(h.cohort AS DATE) AS cohort, k.period, sum(h.n) AS retained
         FROM h JOIN range(0, 1200) AS k(period) ON h.span >= k.period
-        GROUP BY 1, 2""",
+        GROUP BY ALL""",
 }
+JOIN = "JOIN read_parquet('{customers}') AS u USING (customer_id)"
 
 
-def run_duckdb(path: str, mode: str, engine: str):
+def run_duckdb(path: str, mode: str, engine: str, customers: str | None):
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    return con.sql(DUCKDB_SQL[mode].format(path=path)).pl()
+    join = JOIN.format(customers=customers) if customers else ""
+    sql = DUCKDB_SQL[mode].format(path=path, g="channel," if customers else "", join=join)
+    return con.sql(sql).pl()
 
 
-def run_pandas(path: str, mode: str, engine: str):
+def run_pandas(path: str, mode: str, engine: str, customers: str | None):
     import pandas as pd
 
     df = pd.read_parquet(path, columns=["customer_id", "ts"])
     df["month"] = df["ts"].dt.tz_localize(None).dt.to_period("M")
+    g = ["channel"] if customers else []
     if mode == "on":
         df = df.drop_duplicates(["customer_id", "month"])
         df["cohort"] = df.groupby("customer_id")["month"].transform("min")
         df["period"] = (df["month"].dt.year - df["cohort"].dt.year) * 12 + (
             df["month"].dt.month - df["cohort"].dt.month
         )
-        out = df.groupby(["cohort", "period"]).size().rename("retained").reset_index()
+        if customers:
+            df = df.merge(pd.read_parquet(customers), on="customer_id")
+        out = df.groupby([*g, "cohort", "period"]).size().rename("retained").reset_index()
     else:
         c = df.groupby("customer_id")["month"].agg(["min", "max"])
         c["span"] = (c["max"].dt.year - c["min"].dt.year) * 12 + (
             c["max"].dt.month - c["min"].dt.month
         )
-        hist = pd.crosstab(c["min"], c["span"])
+        if customers:
+            c = c.join(pd.read_parquet(customers).set_index("customer_id"))
+        hist = pd.crosstab([c[k] for k in [*g, "min"]], c["span"])
         hist = hist.reindex(columns=range(int(c["span"].max()) + 1), fill_value=0)
         cum = hist.iloc[:, ::-1].cumsum(axis=1).iloc[:, ::-1]
         out = cum.stack().rename("retained").reset_index()
-        out.columns = ["cohort", "period", "retained"]
+        out.columns = [*g, "cohort", "period", "retained"]
         out = out[out["retained"] > 0]
     out["cohort"] = out["cohort"].dt.to_timestamp().dt.date
     return out
 
 
-def run_read(path: str, mode: str, engine: str):
+def run_read(path: str, mode: str, engine: str, customers: str | None):
     """The floor: polars reading the two needed columns, nothing else."""
     import polars as pl
 
@@ -106,7 +121,7 @@ def run_read(path: str, mode: str, engine: str):
     return pl.DataFrame({"cohort": [], "period": [], "retained": []})
 
 
-def child(tool: str, mode: str, path: str, out: str, repeat: int, engine: str) -> None:
+def child(tool, mode, path, out, repeat: int, engine, customers: str | None) -> None:
     runners = {"workbench": run_workbench, "duckdb": run_duckdb, "pandas": run_pandas}
     fn = {**runners, "read": run_read}[tool]
     if tool == "workbench":
@@ -121,22 +136,24 @@ def child(tool: str, mode: str, path: str, out: str, repeat: int, engine: str) -
     else:
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_rss_mb()
     times, cpu = [], []
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), _cpu()
-        result = fn(path, mode, engine)
+        result = fn(path, mode, engine, customers)
         times.append(time.perf_counter() - t0)
         cpu.append(_cpu() - c0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     import polars as pl
 
     frame = result if isinstance(result, pl.DataFrame) else pl.from_pandas(result)
+    keys = ["channel"] if customers else []
     frame.select(
+        *[pl.col(k).cast(pl.String) for k in keys],
         pl.col("cohort").cast(pl.Date),
         pl.col("period").cast(pl.Int64),
         pl.col("retained").cast(pl.Int64),
-    ).sort("cohort", "period").write_parquet(out)
+    ).sort(*keys, "cohort", "period").write_parquet(out)
     best = times.index(min(times))
     print(
         json.dumps(
@@ -160,10 +177,11 @@ def _cpu() -> float:
 # -- the parent -------------------------------------------------------------------------------
 
 
-def measure(tool, mode, path, repeat, engine, timeout):
+def measure(tool, mode, path, repeat, engine, timeout, customers=None):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "counts.parquet")
         cmd = [sys.executable, __file__, "--child", tool, mode, str(path), out, str(repeat), engine]
+        cmd += [str(customers) if customers else "-"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"{tool} {mode} failed:\n{proc.stderr[-2000:]}")
@@ -183,29 +201,36 @@ def main(argv=None) -> None:
     parser.add_argument("--pandas-repeat", type=int, default=1)
     parser.add_argument("--engine", default="auto", help="polars engine: auto or streaming")
     parser.add_argument("--timeout", type=float, default=3600)
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--by", choices=["channel"], help="split by a customers attribute (5 channels)"
+    )
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        tool, mode, path, out, repeat, engine = args.child
-        child(tool, mode, path, out, int(repeat), engine)
+        tool, mode, path, out, repeat, engine, customers = args.child
+        child(tool, mode, path, out, int(repeat), engine, None if customers == "-" else customers)
         return
 
-    from gen_events import generate, parse_size
+    from gen_events import customers_for, generate, parse_size
 
     tools = args.tools.split(",")
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()}")
     for size in args.sizes.split(","):
         n = parse_size(size)
         path = generate(n)
+        customers = customers_for(path) if args.by else None
         for mode in args.modes.split(","):
             results = {}
             for tool in tools:
                 repeat = args.pandas_repeat if tool == "pandas" else args.repeat
-                results[tool] = measure(tool, mode, path, repeat, args.engine, args.timeout)
+                results[tool] = measure(
+                    tool, mode, path, repeat, args.engine, args.timeout, customers
+                )
             ref = results[tools[0]]["counts"]
             same = all(r["counts"].equals(ref) for r in results.values())
+            split = f", by {args.by}" if args.by else ""
             print(
-                f"\n{size} events, mode={mode}: identical counts across tools: {same} "
+                f"\n{size} events, mode={mode}{split}: identical counts across tools: {same} "
                 f"({ref.height} cells, {int(ref['retained'].sum()):,} retained)"
             )
             print(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _forked import peak_rss_mb  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 START_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
@@ -113,14 +113,6 @@ def generate(n_events: int, *, seed: int = 0, force: bool = False) -> Path:
 
 
 # -- child processes: one method each, report time and peak RSS ---------------------------------
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: reset at exec, unlike ru_maxrss)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(method: str, path: str, out: str) -> None:

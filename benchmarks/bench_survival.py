@@ -24,10 +24,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import multiprocessing as mp
-import resource
 import time
 
 import numpy as np
+from _forked import peak_rss_mb  # noqa: E402
 
 GROUPS = ("organic", "paid_search", "social", "referral")
 
@@ -52,7 +52,7 @@ def make_table(n: int, seed: int = 0):
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 def run_workbench(n: int) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -97,6 +98,23 @@ def generate(n_events: int, *, seed: int = 0, force: bool = False) -> Path:
         f"wrote {path} ({n_events:,} events, {next_id:,} customers) "
         f"in {time.perf_counter() - t0:.1f} s"
     )
+    return path
+
+
+CHANNELS = ("paid_search", "organic", "social", "referral", "email")
+
+
+def customers_for(events_path: Path, *, seed: int = 1) -> Path:
+    """A customers table (customer_id, channel) for every id of an event file (cached)."""
+    path = events_path.with_name(events_path.name.replace("events_", "customers_"))
+    if path.exists():
+        return path
+    ids = pq.read_table(events_path, columns=["customer_id"]).column(0)
+    n = pa.compute.max(ids).as_py() + 1
+    rng = np.random.default_rng(seed)
+    channel = np.asarray(CHANNELS)[rng.choice(len(CHANNELS), n, p=[0.35, 0.3, 0.15, 0.1, 0.1])]
+    table = pa.table({"customer_id": np.arange(n, dtype=np.int64), "channel": channel})
+    pq.write_table(table, path, compression="zstd")
     return path
 
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import workbench as wb
-from workbench import cohorts_fast
+from workbench import cohorts_bits, cohorts_fast
 
 
 def _events(n_customers=300, seed=3, first_id=1, step=1) -> pl.DataFrame:
@@ -209,3 +209,36 @@ def test_prefetch_cap_is_temporary_and_respects_the_user(monkeypatch):
     monkeypatch.setenv(key, "6")
     wb.retention_matrix(_events(), mode="on_or_after")
     assert seen[-1] == "6" and os.environ[key] == "6"
+
+
+@pytest.mark.parametrize("mode", ["on", "on_or_after"])
+def test_labels_match_the_general_engine_on_awkward_values(monkeypatch, mode):
+    """Ties for the top_n, values that read like the engine's own labels, customers without
+    events, 32-bit ids: the streaming passes label groups exactly as the general engine."""
+    ev = _events(n_customers=240).with_columns(pl.col("customer_id").cast(pl.Int32))
+    ids = list(range(1, 241)) + [5000, 5001]  # two customers with no events
+    values = ["a", "b", "c", "d", "other", "(missing)", None, "é", "B", "a "]
+    cust = pl.DataFrame(
+        {"customer_id": pl.Series(ids, dtype=pl.Int32), "seg": [values[i % 10] for i in ids]}
+    ).filter(pl.col("customer_id") % 7 != 0)  # some entries have no customers row
+    module, pass_name, gate = (
+        (cohorts_fast, "first_last_days", "span_applies")
+        if mode == "on_or_after"
+        else (cohorts_bits, "period_flags", "flags_apply")
+    )
+    for top_n in (None, 3, 1):
+        got, general, used = pass_and_general(
+            monkeypatch,
+            ev,
+            module=module,
+            pass_name=pass_name,
+            gate=gate,
+            mode=mode,
+            by="seg",
+            customers=cust,
+            top_n=top_n,
+        )
+        assert used and got.equals(general), top_n
+        # null and the text "(missing)" share a label, as do the text "other" and the rest
+        labels = got["seg"].n_unique()
+        assert labels == 9 if top_n is None else 2 <= labels <= top_n + 1

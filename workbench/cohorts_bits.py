@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from .cohorts_fast import id_room, id_time_chunks, with_ranges
+from .cohorts_groups import customer_groups
 from .cohorts_spec import C, CohortSpec, K
 from .periods import US_PER_DAY, day_lookup
-from .schema import CUSTOMER_ID
 
 _MAX_PERIODS = 64
 _BLOCK = 1 << 16  # customers per counting block
@@ -126,7 +126,7 @@ def period_flags(events: pl.LazyFrame, period: str):
 def flag_counts(inp, spec: CohortSpec):
     """(inputs with their ranges, (sizes, counts)) like `cohorts_fast.fast_counts` ("on"), with
     by-groups from customer attributes, or None when the pass does not apply."""
-    from .cohorts_engine import _only, group_labels
+    from .cohorts_engine import _only
 
     if inp.event_by:
         return None
@@ -138,7 +138,7 @@ def flag_counts(inp, spec: CohortSpec):
     array = flags.array
     span = int(np.flatnonzero(array.any(axis=1)).max()) + 1
     flagged = array[:span].view(bool)
-    codes, labels = _group_codes(inp, spec, flagged, flags.lo, group_labels)
+    codes, labels = _group_codes(inp, spec, flagged, flags.lo)
     n_groups = len(labels) if spec.by else 1
     if n_groups * span * span > _MAX_CELLS:
         return None
@@ -175,17 +175,12 @@ def flag_counts(inp, spec: CohortSpec):
     return inp, (sizes, counts)
 
 
-def _group_codes(inp, spec: CohortSpec, flagged: np.ndarray, lo: int, group_labels):
+def _group_codes(inp, spec: CohortSpec, flagged: np.ndarray, lo: int):
     """Per customer slot an integer group code (-1: no activity), and the codes' labels."""
     if not spec.by:
         return None, None
     slots = np.flatnonzero(flagged.any(axis=0))
-    id_type = inp.events.collect_schema()[CUSTOMER_ID]
-    people = pl.LazyFrame({CUSTOMER_ID: pl.Series(slots + lo).cast(id_type), "_wb_slot": slots})
-    labelled = group_labels(people.join(inp.customers, on=CUSTOMER_ID, how="left"), spec)
-    labelled = labelled.collect()
-    labels = labelled.select(spec.by).unique(maintain_order=True)
-    coded = labelled.join(labels.with_row_index("_wb_code"), on=list(spec.by), how="left")
+    group, labels = customer_groups(inp.customers, spec.by, spec.top_n, slots + lo)
     codes = np.full(flagged.shape[1], -1, np.int64)
-    codes[coded["_wb_slot"].to_numpy()] = coded["_wb_code"].to_numpy()
+    codes[slots] = group
     return codes, labels

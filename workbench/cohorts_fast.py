@@ -284,7 +284,8 @@ def _grow(lo, first, last, b_lo, b_hi):
 def span_counts(inp, spec: CohortSpec):
     """(inputs with their ranges, (sizes, histogram of (by..., C, L))) from the span pass, or
     None when it does not apply (a split by event columns, ids unfit for dense arrays)."""
-    from .cohorts_engine import _only, group_labels
+    from .cohorts_engine import _only
+    from .cohorts_groups import customer_groups
 
     if inp.event_by:
         return None
@@ -293,21 +294,21 @@ def span_counts(inp, spec: CohortSpec):
         return None
     ids, first, last, latest = got
     inp = with_ranges(inp, int(first.min()), latest)
-    days = pl.DataFrame({"_wb_f": first, "_wb_l": last}).lazy()
+    days = pl.DataFrame({"_wb_f": first, "_wb_l": last})
+    group = []
     if spec.by:  # customer attributes, labelled as for the general engine's entries
-        id_type = inp.events.collect_schema()[CUSTOMER_ID]
-        days = days.with_columns(pl.Series(CUSTOMER_ID, ids).cast(id_type))
-        days = group_labels(days.join(inp.customers, on=CUSTOMER_ID, how="left"), spec)
+        codes, labels = customer_groups(inp.customers, spec.by, spec.top_n, ids)
+        days = days.with_columns(pl.Series("_wb_g", codes))
+        group = ["_wb_g"]
 
     def index(col: str) -> pl.Expr:
         return inp.index(pl.col(col).cast(pl.Int64) * US_PER_DAY, spec.period)
 
-    g = [*spec.by, C]
-    hist = (
-        days.select(*spec.by, index("_wb_f").alias(C), (index("_wb_l") - index("_wb_f")).alias(L))
-        .group_by(*g, L)
-        .agg(pl.len().alias(N))
-        .cache()
-    )
-    sizes = hist.group_by(g).agg(pl.col(N).sum().alias("cohort_size"))
+    span = (index("_wb_l") - index("_wb_f")).alias(L)
+    hist = days.lazy().select(*group, index("_wb_f").alias(C), span).group_by(*group, C, L)
+    hist = hist.agg(pl.len().alias(N))
+    if spec.by:
+        hist = hist.join(labels.with_row_index("_wb_g").lazy(), on="_wb_g").drop("_wb_g")
+    hist = hist.cache()
+    sizes = hist.group_by(*spec.by, C).agg(pl.col(N).sum().alias("cohort_size"))
     return inp, (sizes, hist)

@@ -442,6 +442,7 @@ def test_winback_explorer_matches_targets_and_exports(sample, tmp_path):
             "high_value_quantile",
             "horizon",
             "model",
+            "as_of",
         ],
     )
     before = ex.result.height
@@ -453,6 +454,13 @@ def test_winback_explorer_matches_targets_and_exports(sample, tmp_path):
     assert_frame_equal(ex.result, expected)
     assert ex.result.height < before
     assert_same_figure(ex.figure, winback_figure(expected))
+    ex.controls["as_of"].value = date(2025, 9, 30)  # overrides the explorer's as_of
+    args = ex.arguments()
+    assert args["as_of"] == date(2025, 9, 30)
+    earlier, _ = direct(wb.winback_targets, sample.events, **args)
+    assert_frame_equal(ex.result, earlier)
+    ex.controls["as_of"].value = None
+    assert ex.arguments()["as_of"] == sample.as_of
     path = ex.export(tmp_path / "targets.csv")
     assert pl.read_csv(path)["customer_id"].to_list() == expected["customer_id"].to_list()
     ex.export_path.value = str(tmp_path / "targets.parquet")
@@ -473,7 +481,7 @@ def test_campaign_explorer_matches_campaign_effect(sample):
     ex = wb.explore.CampaignExplorer(
         sample.events, sample.campaigns, segments=sample.customers, debounce=0
     )
-    assert_standard_api(ex, ["window", "outcome", "by", "level", "ci", "test"])
+    assert_standard_api(ex, ["window", "outcome", "by", "level", "ci", "test", "as_of"])
     assert [v for _, v in ex.controls["by"].options] == [
         None,
         "offer",
@@ -500,6 +508,15 @@ def test_campaign_explorer_matches_campaign_effect(sample):
     assert ex.result.table.height == 6  # 2 campaigns x 3 plans
     assert any("smaller than 30" in n for n in ex.notes)
     assert "smaller than 30" in ex.status.value
+    # analysis date before the October campaign's 30-day window has ended
+    ex.controls["by"].value = None
+    ex.controls["window"].value = "30d"
+    everything = ex.result.table
+    ex.controls["as_of"].value = date(2025, 10, 31)
+    assert ex.arguments()["as_of"] == date(2025, 10, 31)
+    expected, _ = direct(wb.campaign_effect, sample.events, sample.campaigns, **ex.arguments())
+    assert_frame_equal(ex.result.table, expected.table)
+    assert not ex.result.table.equals(everything)
 
 
 def test_redraw_time_is_small(sample, cohort_ex):

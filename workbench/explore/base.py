@@ -244,6 +244,13 @@ class Explorer:
     def compute(self, arguments: dict):
         raise NotImplementedError
 
+    def _with_as_of(self, args: dict) -> dict:
+        """`args` with as_of: the as_of control's date, else the explorer's own as_of, else
+        none (the headless function's default: the latest event)."""
+        picked = args.pop("as_of", None)
+        value = picked if picked is not None else getattr(self, "as_of", None)
+        return {**args, "as_of": value} if value is not None else args
+
     def draw(self, result) -> dict[str, go.Figure]:
         raise NotImplementedError
 

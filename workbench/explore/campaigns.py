@@ -11,7 +11,14 @@ import polars as pl
 from ..campaigns import CampaignEffect, campaign_effect
 from ..plots.campaigns import lift_forest
 from ..schema import CAMPAIGN_ID, CUSTOMER_ID, GROUP, SIGNUP_TS, CampaignSchema, canonical
-from .base import Explorer, canonical_customers, canonical_events, dropdown, string_columns
+from .base import (
+    Explorer,
+    as_of_picker,
+    canonical_customers,
+    canonical_events,
+    dropdown,
+    string_columns,
+)
 
 
 class CampaignExplorer(Explorer):
@@ -19,7 +26,8 @@ class CampaignExplorer(Explorer):
 
     Data controls (the `wb.campaign_effect` arguments of the same name): window, outcome,
     by (a campaigns column such as offer or channel, or a column of `segments`), level
-    (confidence level of the intervals; 1 - significance level), ci, test. The figure is
+    (confidence level of the intervals; 1 - significance level), ci, test, as_of (a date;
+    empty: the explorer's own `as_of`, else the latest event). The figure is
     `lift_forest` (absolute lift with intervals); the table the effect per campaign (x
     segment), with p-values and Benjamini-Hochberg adjusted p-values. A `segments` column
     that is also a campaigns column is renamed with a ``customer_`` prefix.
@@ -68,6 +76,7 @@ class CampaignExplorer(Explorer):
             "level": dropdown("level", (0.9, 0.95, 0.99), 0.95),
             "ci": dropdown("ci", ("newcombe", "wald")),
             "test": dropdown("test", ("auto", "z", "fisher")),
+            "as_of": as_of_picker(self.events),
         }
 
     def arguments(self) -> dict:
@@ -75,9 +84,7 @@ class CampaignExplorer(Explorer):
         args = {name: w.value for name, w in self.controls.items()}
         if self.segments is not None:
             args["segments"] = self.segments
-        if self.as_of is not None:
-            args["as_of"] = self.as_of
-        return args
+        return self._with_as_of(args)
 
     def compute(self, arguments: dict) -> CampaignEffect:
         return campaign_effect(self.events, self.campaigns, **arguments)

@@ -80,11 +80,7 @@ class CohortExplorer(Explorer):
         args = {name: w.value for name, w in self.controls.items()}
         if self.customers is not None:
             args["customers"] = self.customers
-        if args["as_of"] is None:
-            args.pop("as_of")
-            if self.as_of is not None:
-                args["as_of"] = self.as_of
-        return args
+        return self._with_as_of(args)
 
     def compute(self, arguments: dict) -> pl.DataFrame:
         return retention_matrix(self.events, **arguments)

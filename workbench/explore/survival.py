@@ -117,11 +117,7 @@ class SurvivalExplorer(Explorer):
             args = {mode: c[mode]}
         if self.customers is not None:
             args["customers"] = self.customers
-        if c["as_of"] is not None:
-            args["as_of"] = c["as_of"]
-        elif self.as_of is not None:
-            args["as_of"] = self.as_of
-        return args
+        return self._with_as_of({**args, "as_of": c["as_of"]})
 
     def curve_arguments(self) -> dict:
         """Keyword arguments of ``wb.churn_curves(table, **curve_arguments)``."""

@@ -16,7 +16,14 @@ from ..errors import WorkbenchError
 from ..plots.leaving import winback_figure
 from ..schema import CampaignSchema, canonical
 from ..winback import export_targets, winback_targets
-from .base import _STYLE, Explorer, canonical_customers, canonical_events, dropdown
+from .base import (
+    _STYLE,
+    Explorer,
+    as_of_picker,
+    canonical_customers,
+    canonical_events,
+    dropdown,
+)
 
 
 class WinbackExplorer(Explorer):
@@ -24,7 +31,7 @@ class WinbackExplorer(Explorer):
 
     Data controls (the `wb.winback_targets` arguments of the same name): k (overdue multiple
     of the usual gap), inactivity, max_inactivity, high_risk, high_value_quantile, horizon,
-    model. The figure is `winback_figure` (customers by reason and offer); the table the
+    model, as_of (a date; empty: the explorer's own `as_of`, else the latest event). The figure is `winback_figure` (customers by reason and offer); the table the
     target list. "Export" writes the list with `wb.export_targets` (``export(path)``).
     """
 
@@ -75,15 +82,16 @@ class WinbackExplorer(Explorer):
             "high_value_quantile": dropdown("high_value_quantile", (0.5, 0.8, 0.9), 0.8),
             "horizon": dropdown("horizon", ("30d", "90d", "180d", "365d"), "90d"),
             "model": dropdown("model", ("bgnbd", None), "bgnbd"),
+            "as_of": as_of_picker(self.events),
         }
 
     def arguments(self) -> dict:
         """Keyword arguments of ``wb.winback_targets(events, **arguments)``."""
         args = {name: w.value for name, w in self.controls.items()}
-        for name in ("customers", "campaigns", "as_of"):
+        for name in ("customers", "campaigns"):
             if getattr(self, name) is not None:
                 args[name] = getattr(self, name)
-        return args
+        return self._with_as_of(args)
 
     def compute(self, arguments: dict) -> pl.DataFrame:
         return winback_targets(self.events, **arguments)

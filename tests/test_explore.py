@@ -517,6 +517,7 @@ def test_campaign_explorer_matches_campaign_effect(sample):
     expected, _ = direct(wb.campaign_effect, sample.events, sample.campaigns, **ex.arguments())
     assert_frame_equal(ex.result.table, expected.table)
     assert not ex.result.table.equals(everything)
+    assert any("not fully elapsed" in n for n in ex.notes)  # the view says why
 
 
 def test_redraw_time_is_small(sample, cohort_ex):

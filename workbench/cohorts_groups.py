@@ -49,11 +49,11 @@ def customer_groups(customers: pl.LazyFrame, by, top_n: int | None, ids: np.ndar
 
 def _column_codes(values: pl.Series, at: np.ndarray, hit: np.ndarray, n: int, top_n):
     """Per entry a code into `names` (the column's final labels) for one by column."""
-    distinct = values.cast(pl.String).unique().drop_nulls().sort()
+    text = values.cast(pl.String)
+    distinct = text.unique().drop_nulls().sort()
     names = distinct.to_list()
     if MISSING not in names:  # null values and entries without a customers row
         names.append(MISSING)
-    text = values.cast(pl.String)
     row_code = distinct.search_sorted(text.fill_null("")).to_numpy().astype(np.int64)
     row_code[text.is_null().to_numpy()] = names.index(MISSING)
     code = np.full(n, names.index(MISSING), np.int64)

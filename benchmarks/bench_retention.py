@@ -41,7 +41,7 @@ def run_workbench(path: str, mode: str, engine: str, customers: str | None):
 
     import workbench as wb
 
-    split = {"by": "channel", "customers": pl.read_parquet(customers)} if customers else {}
+    split = {"by": "channel", "customers": pl.scan_parquet(customers)} if customers else {}
     m = wb.retention_matrix(
         pl.scan_parquet(path), period="month", mode=mode, engine=engine, **split
     )

@@ -242,3 +242,41 @@ def test_labels_match_the_general_engine_on_awkward_values(monkeypatch, mode):
         # null and the text "(missing)" share a label, as do the text "other" and the rest
         labels = got["seg"].n_unique()
         assert labels == 9 if top_n is None else 2 <= labels <= top_n + 1
+
+
+@pytest.mark.parametrize("mode", ["on", "on_or_after"])
+def test_customers_with_ids_spread_far_apart_are_looked_up_by_search(monkeypatch, mode):
+    """A customers table whose ids span more than a lookup array (forced small here, plus one
+    customer with a 40-bit id and no events) gives the same groups as the general engine."""
+    from workbench import cohorts_groups
+
+    ev = _events()
+    far = pl.DataFrame({"customer_id": [2**40], "channel": ["ads"], "plan": ["pro"]})
+    cust = pl.concat([_customers(), far]).sample(fraction=1.0, shuffle=True, seed=2)
+    module, pass_name, gate = (
+        (cohorts_fast, "first_last_days", "span_applies")
+        if mode == "on_or_after"
+        else (cohorts_bits, "period_flags", "flags_apply")
+    )
+    dense = cohorts_groups._DENSE_SLOTS
+    for table, slots, lookup in (
+        (_customers(), dense, "array"),
+        (cust, dense, "search"),
+        (_customers(), 100, "search"),
+    ):
+        monkeypatch.setattr(cohorts_groups, "_DENSE_SLOTS", slots)
+        codes = cohorts_groups.customer_codes(table.lazy(), ["channel"])
+        assert (codes.lo is None) == (lookup == "search")
+        got, general, used = pass_and_general(
+            monkeypatch,
+            ev,
+            module=module,
+            pass_name=pass_name,
+            gate=gate,
+            mode=mode,
+            by=["channel", "plan"],
+            customers=table,
+            top_n=3,
+        )
+        assert used and got.equals(general), lookup
+        assert got["channel"].n_unique() == 4  # three channels and "other"

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from .cohorts_fast import id_room, id_time_chunks, with_ranges
-from .cohorts_groups import customer_groups
+from .cohorts_groups import customer_codes, entry_groups
 from .cohorts_spec import C, CohortSpec, K
 from .periods import US_PER_DAY, day_lookup
 
@@ -130,6 +130,7 @@ def flag_counts(inp, spec: CohortSpec):
 
     if inp.event_by:
         return None
+    pre = customer_codes(inp.customers, spec.by) if spec.by else None  # before the pass's peak
     got = period_flags(_only(inp.events, spec.start_events), spec.period)
     if got is None:
         return None
@@ -138,7 +139,7 @@ def flag_counts(inp, spec: CohortSpec):
     array = flags.array
     span = int(np.flatnonzero(array.any(axis=1)).max()) + 1
     flagged = array[:span].view(bool)
-    codes, labels = _group_codes(inp, spec, flagged, flags.lo)
+    codes, labels = _group_codes(pre, spec, flagged, flags.lo)
     n_groups = len(labels) if spec.by else 1
     if n_groups * span * span > _MAX_CELLS:
         return None
@@ -175,12 +176,12 @@ def flag_counts(inp, spec: CohortSpec):
     return inp, (sizes, counts)
 
 
-def _group_codes(inp, spec: CohortSpec, flagged: np.ndarray, lo: int):
+def _group_codes(pre, spec: CohortSpec, flagged: np.ndarray, lo: int):
     """Per customer slot an integer group code (-1: no activity), and the codes' labels."""
     if not spec.by:
         return None, None
     slots = np.flatnonzero(flagged.any(axis=0))
-    group, labels = customer_groups(inp.customers, spec.by, spec.top_n, slots + lo)
+    group, labels = entry_groups(pre, spec.by, spec.top_n, slots + lo)
     codes = np.full(flagged.shape[1], -1, np.int64)
     codes[slots] = group
     return codes, labels

@@ -285,10 +285,11 @@ def span_counts(inp, spec: CohortSpec):
     """(inputs with their ranges, (sizes, histogram of (by..., C, L))) from the span pass, or
     None when it does not apply (a split by event columns, ids unfit for dense arrays)."""
     from .cohorts_engine import _only
-    from .cohorts_groups import customer_groups
+    from .cohorts_groups import customer_codes, entry_groups
 
     if inp.event_by:
         return None
+    pre = customer_codes(inp.customers, spec.by) if spec.by else None  # before the pass's peak
     got = first_last_days(_only(inp.events, spec.start_events))
     if got is None:
         return None
@@ -297,7 +298,7 @@ def span_counts(inp, spec: CohortSpec):
     days = pl.DataFrame({"_wb_f": first, "_wb_l": last})
     group = []
     if spec.by:  # customer attributes, labelled as for the general engine's entries
-        codes, labels = customer_groups(inp.customers, spec.by, spec.top_n, ids)
+        codes, labels = entry_groups(pre, spec.by, spec.top_n, ids)
         days = days.with_columns(pl.Series("_wb_g", codes))
         group = ["_wb_g"]
 

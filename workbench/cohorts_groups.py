@@ -3,9 +3,14 @@
 The same labels as `cohorts_engine.group_labels` gives the general engine's entries (values as
 text, missing ones "(missing)", beyond the top_n most common "other"), computed from integer
 codes of the customers table's few distinct values instead of a join of string columns.
+
+The customers table is coded first (`customer_codes`, before a pass, while memory is low), then
+the pass's customers are looked up (`entry_groups`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -13,27 +18,85 @@ import polars as pl
 from .cohorts_spec import MISSING, OTHER
 from .schema import CUSTOMER_ID
 
+_DENSE_SLOTS = 1 << 24  # id ranges up to this: a lookup array by id, else a sorted search
 
-def customer_groups(customers: pl.LazyFrame, by, top_n: int | None, ids: np.ndarray):
+
+@dataclass(frozen=True)
+class CustomerCodes:
+    """Per by column a code of every customers row into that column's sorted distinct values
+    (plus MISSING), looked up by customer id."""
+
+    lo: int | None  # dense: codes[i] is the customer lo + i (-1: no row); sorted: None
+    ids: np.ndarray | None  # sorted customer ids (sorted lookup only)
+    codes: list[np.ndarray]
+    names: list[list[str]]
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Per id its position in `codes` (-1: no customers row)."""
+        if self.lo is not None:
+            at = ids.astype(np.int64) - self.lo
+            span = len(self.codes[0]) if self.codes else 0
+            inside = (at >= 0) & (at < span)
+            return np.where(inside, at, -1)
+        pos = np.searchsorted(self.ids, ids)
+        pos = np.minimum(pos, len(self.ids) - 1) if len(self.ids) else np.zeros_like(pos)
+        hit = (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
+        return np.where(hit, pos, -1)
+
+
+def customer_codes(customers: pl.LazyFrame, by) -> CustomerCodes:
+    """Code the customers table's by columns (one row per customer id, nulls are MISSING)."""
+    table = customers.select(CUSTOMER_ID, *by).drop_nulls(CUSTOMER_ID).collect()
+    cid = table[CUSTOMER_ID].cast(pl.Int64)
+    lo, hi = (cid.min(), cid.max()) if len(cid) else (0, -1)
+    dense = hi - lo + 1 <= _DENSE_SLOTS
+    if not dense:
+        order = cid.arg_sort()
+        table, cid = table[order], cid.gather(order)
+    codes, names = [], []
+    for b in by:
+        row_code, col_names = _row_codes(table[b])
+        small = (
+            np.int8 if len(col_names) < 127 else np.int16 if len(col_names) < 32767 else np.int32
+        )
+        if dense:
+            code = np.full(hi - lo + 1, -1, small)
+            code[cid.to_numpy() - lo] = row_code
+        else:
+            code = row_code.astype(small)
+        codes.append(code)
+        names.append(col_names)
+    if dense:
+        return CustomerCodes(lo, None, codes, names)
+    return CustomerCodes(None, cid.to_numpy(), codes, names)
+
+
+def _row_codes(values: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Per row a code into the column's sorted distinct text values, MISSING last if absent."""
+    text = values.cast(pl.String)
+    distinct = text.unique().drop_nulls().sort()
+    names = distinct.to_list()
+    if MISSING not in names:  # null values and entries without a customers row
+        names.append(MISSING)
+    row_code = distinct.search_sorted(text.fill_null("")).to_numpy().astype(np.int32)
+    row_code[text.is_null().to_numpy()] = names.index(MISSING)
+    return row_code, names
+
+
+def entry_groups(pre: CustomerCodes, by, top_n: int | None, ids: np.ndarray):
     """(group code of each customer in `ids`, labels: one row of by columns per code).
 
-    ids : the customers that are cohort entries: unique integers from a dense range (the
-        passes' id-indexed slots), so a lookup array maps an id to its entry.
+    ids : the customers that are cohort entries (unique integers).
     """
-    table = customers.select(CUSTOMER_ID, *by).collect()
-    lo = int(ids.min())
-    entry = np.full(int(ids.max()) - lo + 1, -1, np.int32)
-    entry[ids - lo] = np.arange(len(ids), dtype=np.int32)
-    known = table[CUSTOMER_ID].cast(pl.Int64).to_numpy() - lo
-    inside = np.flatnonzero((known >= 0) & (known < len(entry)))
-    at = np.full(len(known), -1, np.int32)
-    at[inside] = entry[known[inside]]
-    del entry, known, inside
-    hit = at >= 0
+    rows = pre.rows_of(ids)
+    hit = rows >= 0
     group = np.zeros(len(ids), np.int64)
     columns = []
-    for b in by:
-        code, names = _column_codes(table[b], at, hit, len(ids), top_n)
+    for row_code, names in zip(pre.codes, pre.names, strict=True):
+        code = np.full(len(ids), names.index(MISSING), np.int64)
+        code[hit] = row_code[rows[hit]]
+        code[code < 0] = names.index(MISSING)  # dense slots without a customers row
+        code, names = _top(code, names, top_n)
         group = group * len(names) + code
         columns.append(names)
     counts = np.bincount(group)
@@ -47,17 +110,8 @@ def customer_groups(customers: pl.LazyFrame, by, top_n: int | None, ids: np.ndar
     return compact[group], pl.DataFrame([labels[b] for b in by])
 
 
-def _column_codes(values: pl.Series, at: np.ndarray, hit: np.ndarray, n: int, top_n):
-    """Per entry a code into `names` (the column's final labels) for one by column."""
-    text = values.cast(pl.String)
-    distinct = text.unique().drop_nulls().sort()
-    names = distinct.to_list()
-    if MISSING not in names:  # null values and entries without a customers row
-        names.append(MISSING)
-    row_code = distinct.search_sorted(text.fill_null("")).to_numpy().astype(np.int64)
-    row_code[text.is_null().to_numpy()] = names.index(MISSING)
-    code = np.full(n, names.index(MISSING), np.int64)
-    code[at[hit]] = row_code[hit]
+def _top(code: np.ndarray, names: list[str], top_n: int | None):
+    """Codes and labels after keeping the top_n most common values among the entries."""
     if top_n is None:
         return code, names
     counts = np.bincount(code, minlength=len(names))

@@ -211,6 +211,15 @@ def test_prefetch_cap_is_temporary_and_respects_the_user(monkeypatch):
     assert seen[-1] == "6" and os.environ[key] == "6"
 
 
+def _streaming_pass(mode: str) -> dict:
+    """The pass_and_general arguments of the streaming pass behind a mode."""
+    if mode == "on_or_after":
+        found = {"module": cohorts_fast, "pass_name": "first_last_days", "gate": "span_applies"}
+    else:
+        found = {"module": cohorts_bits, "pass_name": "period_flags", "gate": "flags_apply"}
+    return {**found, "mode": mode}
+
+
 @pytest.mark.parametrize("mode", ["on", "on_or_after"])
 def test_labels_match_the_general_engine_on_awkward_values(monkeypatch, mode):
     """Ties for the top_n, values that read like the engine's own labels, customers without
@@ -221,19 +230,11 @@ def test_labels_match_the_general_engine_on_awkward_values(monkeypatch, mode):
     cust = pl.DataFrame(
         {"customer_id": pl.Series(ids, dtype=pl.Int32), "seg": [values[i % 10] for i in ids]}
     ).filter(pl.col("customer_id") % 7 != 0)  # some entries have no customers row
-    module, pass_name, gate = (
-        (cohorts_fast, "first_last_days", "span_applies")
-        if mode == "on_or_after"
-        else (cohorts_bits, "period_flags", "flags_apply")
-    )
     for top_n in (None, 3, 1):
         got, general, used = pass_and_general(
             monkeypatch,
             ev,
-            module=module,
-            pass_name=pass_name,
-            gate=gate,
-            mode=mode,
+            **_streaming_pass(mode),
             by="seg",
             customers=cust,
             top_n=top_n,
@@ -253,11 +254,6 @@ def test_customers_with_ids_spread_far_apart_are_looked_up_by_search(monkeypatch
     ev = _events()
     far = pl.DataFrame({"customer_id": [2**40], "channel": ["ads"], "plan": ["pro"]})
     cust = pl.concat([_customers(), far]).sample(fraction=1.0, shuffle=True, seed=2)
-    module, pass_name, gate = (
-        (cohorts_fast, "first_last_days", "span_applies")
-        if mode == "on_or_after"
-        else (cohorts_bits, "period_flags", "flags_apply")
-    )
     dense = cohorts_groups._DENSE_SLOTS
     for table, slots, lookup in (
         (_customers(), dense, "array"),
@@ -270,10 +266,7 @@ def test_customers_with_ids_spread_far_apart_are_looked_up_by_search(monkeypatch
         got, general, used = pass_and_general(
             monkeypatch,
             ev,
-            module=module,
-            pass_name=pass_name,
-            gate=gate,
-            mode=mode,
+            **_streaming_pass(mode),
             by=["channel", "plan"],
             customers=table,
             top_n=3,

@@ -53,8 +53,8 @@ def oracle(
     cohort_period = cohort_period or period
     rows = [(r[0], r[1], r[2], r[3] if len(r) > 3 else 1) for r in rows]
     as_of = as_of or max(r[1] for r in rows)
-    rows = [r for r in rows if r[1] <= as_of]
-    until = as_of + timedelta(seconds=1)
+    until = as_of.replace(microsecond=0) + timedelta(seconds=1)  # as_of's second is observed
+    rows = [r for r in rows if r[1] < until]
     length = timedelta(days=DAYS[period])
 
     def is_start(ev):

@@ -273,3 +273,21 @@ def test_customers_with_ids_spread_far_apart_are_looked_up_by_search(monkeypatch
         )
         assert used and got.equals(general), lookup
         assert got["channel"].n_unique() == 4  # three channels and "other"
+
+
+@pytest.mark.parametrize("mode", ["on", "on_or_after"])
+def test_text_ids_split_by_customer_attributes(mode):
+    """Text ids skip the streaming passes, by-splits from a customers table included."""
+    ev = pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "a"],
+            "ts": [datetime(2024, 1, 5), datetime(2024, 2, 5), datetime(2024, 2, 9)],
+        }
+    )
+    cu = pl.DataFrame({"customer_id": ["a", "b"], "channel": ["x", "y"]})
+    got = wb.retention_matrix(ev, mode=mode, by="channel", customers=cu)
+    assert got.select("channel", "period", "cohort_size", "retained").rows() == [
+        ("x", 0, 1, 1),
+        ("x", 1, 1, 1),
+        ("y", 0, 1, 1),
+    ]

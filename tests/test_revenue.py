@@ -281,3 +281,53 @@ def test_mrr_month_rule_start_snapshots_the_first_instant():
     assert b.params["month_rule"] == "start"
     with pytest.raises(wb.BadParameterError, match="month_rule='middle'"):
         wb.mrr(SUBS, month_rule="middle")
+
+
+def test_as_of_includes_its_whole_second():
+    """as_of is inclusive at one-second resolution: an event or paid period starting at
+    23:59:59.5 is observed by as_of 23:59:59, in every path."""
+    late = datetime(2024, 1, 31, 23, 59, 59, 500000)
+    ev = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "ts": [datetime(2024, 1, 5), late, late],
+            "event": ["purchase"] * 3,
+            "amount": [10.0, 5.0, 7.0],
+        }
+    )
+    vr = wb.value_retention(ev, as_of="2024-01-31T23:59:59", min_cohort_size=1)
+    assert vr.select("revenue", "complete").rows() == [(22.0, True)]
+    m = wb.retention_matrix(ev, as_of="2024-01-31T23:59:59")
+    assert m.select("cohort_size", "complete").rows() == [(2, True)]
+    assert wb.retention_matrix(ev, as_of="2024-01-31T23:59:58")["cohort_size"].to_list() == [1]
+    subs = pl.DataFrame(
+        {
+            "customer_id": [1],
+            "period_start": [late],
+            "period_end": [datetime(2024, 2, 29, 23, 59, 59, 500000)],
+            "amount": [10.0],
+        }
+    )
+    got = wb.mrr(subs, as_of="2024-01-31T23:59:59")
+    assert got.rows() == [(1, date(2024, 1, 1), 10.0)]
+
+
+def test_float_leftovers_are_not_mrr():
+    """Amounts that cancel out (0.1 + 0.2 - 0.3) leave no paying customer and no movement."""
+    jan, feb, mar = datetime(2024, 1, 1), datetime(2024, 2, 1), datetime(2024, 3, 1)
+    subs = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 2, 2, 2],
+            "period_start": [jan, jan, jan, jan, jan, feb],
+            "period_end": [feb, feb, feb, feb, feb, mar],
+            "amount": [0.1, 0.2, -0.3, 0.1, 0.2, 0.3],
+        }
+    )
+    assert wb.mrr(subs, as_of="2024-02-29").rows() == [
+        (2, date(2024, 1, 1), 0.3),
+        (2, date(2024, 2, 1), 0.3),
+    ]
+    feb_row = wb.mrr_bridge(subs, as_of="2024-02-29").table.filter(
+        pl.col("month") == date(2024, 2, 1)
+    )
+    assert feb_row.select("expansion", "contraction", "churned", "new").row(0) == (0, 0, 0, 0)

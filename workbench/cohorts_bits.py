@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .cohorts_fast import id_room, id_time_chunks, with_ranges
+from .cohorts_fast import id_room, id_time_chunks, integer_ids, with_ranges
 from .cohorts_groups import customer_codes, entry_groups
 from .cohorts_spec import C, CohortSpec, K
 from .periods import US_PER_DAY, day_lookup
@@ -128,7 +128,7 @@ def flag_counts(inp, spec: CohortSpec):
     by-groups from customer attributes, or None when the pass does not apply."""
     from .cohorts_engine import _only
 
-    if inp.event_by:
+    if inp.event_by or not integer_ids(inp.events):
         return None
     pre = customer_codes(inp.customers, spec.by) if spec.by else None  # before the pass's peak
     got = period_flags(_only(inp.events, spec.start_events), spec.period)

@@ -48,6 +48,7 @@ from .periods import (
     index_expr,
     index_of,
     last_complete_index,
+    observed,
     observed_until,
     rolling_us,
     start_date_expr,
@@ -144,7 +145,7 @@ def prepare(
             None,
         )
     if as_of is not None:
-        lf = lf.filter(pl.col(TS) <= when)
+        lf = lf.filter(observed(pl.col(TS), when))
     if ranges:  # else the caller's pass drops them (a filter here would fragment its batches)
         lf = lf.filter(pl.col(CUSTOMER_ID).is_not_null() & pl.col(TS).is_not_null())
     return Inputs(lf, cust, event_by, weighted, when, first_day, id_range)

@@ -190,11 +190,16 @@ def first_last_days(events: pl.LazyFrame):
     return seen + lo, first[seen], last[seen], latest
 
 
+def integer_ids(events: pl.LazyFrame) -> bool:
+    """Whether customer ids are integers the passes can index by (others: the sort kernel)."""
+    return events.collect_schema()[CUSTOMER_ID] in _SMALL_INTS
+
+
 def id_time_chunks(events: pl.LazyFrame):
     """Per streamed chunk, numpy arrays of Int32 customer ids and Int64 UTC microseconds,
     without copying; None unless ids are integers. Ids beyond 32 bits raise polars'
     InvalidOperationError while iterating."""
-    if events.collect_schema()[CUSTOMER_ID] not in _SMALL_INTS:
+    if not integer_ids(events):
         return None
     lf = events.select(pl.col(CUSTOMER_ID).cast(pl.Int32), pl.col(TS).to_physical())  # strict
     return _arrays(lf)
@@ -287,7 +292,7 @@ def span_counts(inp, spec: CohortSpec):
     from .cohorts_engine import _only
     from .cohorts_groups import customer_codes, entry_groups
 
-    if inp.event_by:
+    if inp.event_by or not integer_ids(inp.events):
         return None
     pre = customer_codes(inp.customers, spec.by) if spec.by else None  # before the pass's peak
     got = first_last_days(_only(inp.events, spec.start_events))

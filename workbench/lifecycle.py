@@ -23,6 +23,7 @@ from .periods import (
     index_expr,
     index_of,
     last_complete_index,
+    observed,
     observed_until,
     parse_duration,
     start_date_expr,
@@ -54,7 +55,11 @@ LIFECYCLE_DEFINITIONS = {
         "subscriptions, a customer 'is a customer' at an instant when their last activity "
         "before it lies within the inactivity threshold (default 90 days); with subscriptions, "
         "when a paid period covers the instant. Churn rate = 1 - CRR. The Wilson interval "
-        "treats E - N as successes out of S (exact when no one is reactivated)."
+        "treats E - N as successes out of S. E - N equals the customers kept from S only when "
+        "no one is reactivated and every new customer is still one at the period's end; a "
+        "new customer who lapses within the period (inactivity shorter than the period) lowers "
+        "CRR, which can then fall below 0 (no interval is shown) - the retained column counts "
+        "the customers kept from S directly."
     ),
     "day_n": (
         "Day-N retention: among customers whose day N has fully elapsed, the share active on "
@@ -215,8 +220,11 @@ def customer_retention_rate(
     the instant), not both. S = customers just before the period starts (activity in
     [start - inactivity, start), or a paid period with period_start < start <= period_end),
     E = the same just before the next period starts (so E of one period is S of the next),
-    N = customers whose first activity (first paid period) starts in the period. Also returns retained (in S and E), reactivated (in E, not in S, not new) and
-    churned (S - retained). Only periods that have fully elapsed by `as_of` are shown.
+    N = customers whose first activity (first paid period) starts in the period, whether or not
+    they are still customers at its end (the formula as written; with `inactivity` shorter than
+    the period a new customer can lapse within it, and CRR can fall below 0). Also returns
+    retained (in S and E), reactivated (in E, not in S, not new) and churned (S - retained).
+    Only periods that have fully elapsed by `as_of` are shown.
     """
     caller = "customer_retention_rate"
     if (events is None) == (subscriptions is None):
@@ -281,7 +289,7 @@ def _subscription_cover(subscriptions, spec, as_of, sub_schema, customers, custo
         when = to_utc(subs.select(pl.col(PERIOD_START).max()).collect().item(), caller=caller)
     else:
         when = to_utc(as_of, caller=caller)
-    subs = subs.filter(pl.col(PERIOD_START) <= when)
+    subs = subs.filter(observed(pl.col(PERIOD_START), when))
     # status at a boundary b is taken just before b: period_start < b <= period_end
     lo = index_expr(pl.col(PERIOD_START), period) + 1
     hi = index_expr(pl.col(PERIOD_END), period)

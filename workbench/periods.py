@@ -10,8 +10,8 @@ Rolling windows are measured from each customer's own start: window k covers
 (quarter). Day 1 is therefore 24 to 48 hours after the start.
 
 The analysis date `as_of` is inclusive at one-second resolution: data are observed up to and
-including the second `as_of`, so a period [a, b) has fully elapsed when b <= as_of + 1 s. A date
-(no time) means the end of that day.
+including the second `as_of` (an event at 23:59:59.5 is observed by as_of 23:59:59), so a period
+[a, b) has fully elapsed when b <= that second's end. A date (no time) means the end of that day.
 """
 
 from __future__ import annotations
@@ -153,8 +153,14 @@ def to_utc(value, *, caller: str, param: str = "as_of") -> datetime:
 
 
 def observed_until(as_of: datetime) -> datetime:
-    """Exclusive end of the observed time: as_of plus one second (as_of is inclusive)."""
-    return as_of + _SLACK
+    """Exclusive end of the observed time: the end of as_of's second (as_of is inclusive at
+    one-second resolution)."""
+    return as_of.replace(microsecond=0) + _SLACK
+
+
+def observed(col: pl.Expr, as_of: datetime) -> pl.Expr:
+    """Whether timestamps lie in the observed time: up to and including as_of's second."""
+    return col < pl.lit(observed_until(as_of)).cast(pl.Datetime("us", "UTC"))
 
 
 def resolve_as_of(lf: pl.LazyFrame, as_of, *, caller: str, column: str) -> datetime:

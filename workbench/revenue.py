@@ -26,6 +26,7 @@ from .errors import BadDataError, MissingColumnError, bad_choice
 from .periods import (
     index_expr,
     last_complete_index,
+    observed,
     rolling_us,
     start_date_expr,
     to_utc,
@@ -273,7 +274,7 @@ def _subscriptions(subscriptions, *, caller, schema, as_of):
         when = to_utc(latest, caller=caller)
     else:
         when = to_utc(as_of, caller=caller)
-    return subs.filter(pl.col(PERIOD_START) <= when), when
+    return subs.filter(observed(pl.col(PERIOD_START), when)), when
 
 
 def monthly_rate_expr() -> pl.Expr:
@@ -291,6 +292,7 @@ def monthly_rate_expr() -> pl.Expr:
 
 
 MONTH_RULES = ("end", "start")
+_MONEY_DIGITS = 9  # a customer's MRR is rounded so float leftovers (0.1 + 0.2 - 0.3) are not MRR
 
 
 def mrr(subscriptions, *, as_of=None, month_rule: str = "end", schema=None) -> pl.DataFrame:
@@ -335,7 +337,7 @@ def _mrr(subs: pl.LazyFrame, when, month_rule: str = "end") -> pl.LazyFrame:
         .explode("_wb_m")
         .drop_nulls("_wb_m")
         .group_by(CUSTOMER_ID, "_wb_m")
-        .agg(pl.col("_wb_rate").sum().alias("mrr"))
+        .agg(pl.col("_wb_rate").sum().round(_MONEY_DIGITS).alias("mrr"))
         .filter(pl.col("mrr") > 0)
     )
 

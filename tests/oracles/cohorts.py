@@ -6,9 +6,10 @@ attribute columns; an optional ``n_events`` key is the row's weight (pre-aggrega
 
 Conventions (from the metric definitions and the workbench docstrings):
 - calendar periods are UTC days, Monday weeks, months and quarters;
-- ``as_of`` is inclusive to the second: a period [a, b) has fully elapsed when
-  b <= as_of + 1 s; a bare date means the last microsecond of that day; events after
-  ``as_of`` are ignored; ``as_of=None`` means the latest event;
+- ``as_of`` is inclusive to the second: the observed time ends when as_of's second ends
+  (``until``), a period [a, b) has fully elapsed when b <= until, events from until on are
+  ignored; a bare date means the last microsecond of that day; ``as_of=None`` means the
+  latest event;
 - rolling window k of a customer covers [start + k*L, start + (k+1)*L), L = 1/7/30/90 days.
 """
 
@@ -60,9 +61,14 @@ def pstart(index: int, period: str) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
+def until(as_of: datetime) -> datetime:
+    """The end of as_of's second: the observed time is before it."""
+    return as_of.replace(microsecond=0) + ONE_SECOND
+
+
 def elapsed(end: datetime, as_of: datetime) -> bool:
     """A period ending (exclusively) at `end` has fully elapsed by the inclusive as_of."""
-    return end <= as_of + ONE_SECOND
+    return end <= until(as_of)
 
 
 def resolve_as_of(events, as_of) -> datetime:
@@ -98,7 +104,7 @@ def _observed(events, as_of):
     return [
         dict(e, ts=utc(e["ts"]))
         for e in events
-        if e["customer_id"] is not None and utc(e["ts"]) <= as_of
+        if e["customer_id"] is not None and utc(e["ts"]) < until(as_of)
     ]
 
 
@@ -173,7 +179,7 @@ def cohort_entries(
         }
         if window == "rolling":
             length = timedelta(days=ROLLING[period])
-            # last window k with start + (k + 1) L <= as_of + 1 s
+            # last window k with start + (k + 1) L <= until(as_of)
             k = -1
             while elapsed(start + (k + 2) * length, as_of):
                 k += 1
@@ -477,7 +483,7 @@ def crr_subscriptions(subs, *, period="month", as_of=None):
     subs = [
         dict(r, period_start=utc(r["period_start"]), period_end=utc(r["period_end"]))
         for r in subs
-        if utc(r["period_start"]) <= as_of
+        if utc(r["period_start"]) < until(as_of)
     ]
     first = {}
     for r in subs:
@@ -633,7 +639,7 @@ def mrr(subs, *, as_of=None):
     out = defaultdict(float)
     for r in subs:
         ps, pe = utc(r["period_start"]), utc(r["period_end"])
-        if ps > as_of:
+        if ps >= until(as_of):
             continue
         rate = monthly_rate(r["amount"], ps, pe)
         if rate is None:

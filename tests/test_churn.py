@@ -434,3 +434,22 @@ def test_sample_contractual_churn_matches_known_lifetimes():
     assert churned["churn_date"].equals(churned["paid_end"].alias("churn_date"))
     assert churned["churned_true"].all()  # a visible churn is a real one
     assert churned.height > 500
+
+
+def test_subscription_last_active_of_empty_paid_periods():
+    """Empty paid periods (end <= start) keep a spell going: last_active is the day before the
+    spell's end, or its start day when every period of the spell is empty."""
+    dt = datetime
+    subs = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2],
+            "period_start": [dt(2024, 1, 1), dt(2024, 1, 10), dt(2024, 1, 1), dt(2024, 2, 20)],
+            "period_end": [dt(2024, 1, 1), dt(2024, 1, 10), dt(2024, 2, 1), dt(2024, 2, 20)],
+        }
+    )
+    got = wb.churn_table(subscriptions=subs, as_of="2024-06-01", episodes=True)
+    rows = got.select("customer_id", "last_active", "churn_date", "days_since_last").rows()
+    assert rows == [
+        (1, date(2024, 1, 1), date(2024, 1, 10), 152),
+        (2, date(2024, 2, 19), date(2024, 2, 20), 103),
+    ]

@@ -261,6 +261,7 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
             pl.col(CUSTOMER_ID).first(),
             pl.col("a").min().alias("start"),
             pl.col("b").max().alias("end"),
+            (pl.col("b") > pl.col("a")).any().alias("__paid"),
             pl.col("lag").first(),
         )
         .sort("__spell")
@@ -273,11 +274,11 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
         )
         .with_columns(
             (pl.col("__spell") - first + 1).alias("episode"),
-            # the last covered day; a spell of empty paid periods still has its start day
-            pl.max_horizontal(pl.col("end") - 1, pl.col("start")).alias("last"),
+            # the day before the spell's end; a spell of empty paid periods has its start day
+            pl.when("__paid").then(pl.col("end") - 1).otherwise("start").alias("last"),
             (~pl.col("is_last") | (pl.col("end") <= d - pl.col("lag"))).alias("churned"),
         )
-        .drop("__spell", "__first")
+        .drop("__spell", "__first", "__paid")
     )
 
 

@@ -127,16 +127,17 @@ def subscription_spells(periods, *, grace, as_of_day) -> dict:
     out = {}
     for c, ivs in per.items():
         ivs.sort()
-        spells = [{"start": ivs[0][0], "end": ivs[0][1]}]
+        spells = [{"start": ivs[0][0], "end": ivs[0][1], "paid": ivs[0][1] > ivs[0][0]}]
         for a, b in ivs[1:]:
             if (a - spells[-1]["end"]).days <= grace:  # renewed in time
                 spells[-1]["end"] = max(spells[-1]["end"], b)
+                spells[-1]["paid"] = spells[-1]["paid"] or b > a
             else:
-                spells.append({"start": a, "end": b})
+                spells.append({"start": a, "end": b, "paid": b > a})
         for s in spells:
             s["churn_date"] = s["end"]
-            # the last paid day (an empty period still counts its start day)
-            s["last"] = max(s["end"] - timedelta(days=1), s["start"])
+            # the day before the end; the start day when every period of the spell is empty
+            s["last"] = s["end"] - timedelta(days=1) if s.pop("paid") else s["start"]
         out[c] = _close(
             spells, as_of_day, grace, lambda s: s["end"] + timedelta(days=grace) <= as_of_day
         )

@@ -291,3 +291,30 @@ def test_text_ids_split_by_customer_attributes(mode):
         ("x", 1, 1, 1),
         ("y", 0, 1, 1),
     ]
+
+
+@pytest.mark.parametrize("mode", ["on", "on_or_after"])
+def test_default_as_of_is_the_latest_event_of_any_name(monkeypatch, mode):
+    """Passes over the start events only still end the triangle at the latest event of any
+    name (here a view two months after the last purchase)."""
+    ev = _events().with_columns(event=pl.lit("purchase"))
+    later = ev.select(pl.col("ts").max()).item() + timedelta(days=61)
+    ev = pl.concat(
+        [ev, pl.DataFrame({"customer_id": [1], "ts": [later], "event": ["view"]}, schema=ev.schema)]
+    )
+    got, general, used = pass_and_general(
+        monkeypatch,
+        ev,
+        **_streaming_pass(mode),
+        start_event="purchase",
+        return_event="purchase",
+    )
+    assert used and got.equals(general)
+    first = got.filter(pl.col("cohort") == got["cohort"].min())
+    assert first["period"].max() == first.filter(pl.col("complete"))["period"].max() + 1
+    assert (
+        wb.retention_matrix(
+            ev, mode=mode, start_event="purchase", return_event="purchase", as_of=later
+        )["cohort"].n_unique()
+        == got["cohort"].n_unique()
+    )

@@ -135,7 +135,7 @@ def flag_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     flags, first_day, latest = got
-    inp = with_ranges(inp, first_day, latest)
+    inp = with_ranges(inp, spec, first_day, latest)
     array = flags.array
     span = int(np.flatnonzero(array.any(axis=1)).max()) + 1
     flagged = array[:span].view(bool)

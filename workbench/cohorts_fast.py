@@ -205,11 +205,17 @@ def id_time_chunks(events: pl.LazyFrame):
     return _arrays(lf)
 
 
-def with_ranges(inp, first_day: int, latest: int):
+def with_ranges(inp, spec: CohortSpec, first_day: int, latest: int):
     """The inputs with what a streaming pass found: as_of (the given one, else the latest
-    event's timestamp, in microseconds) and the first day (at most as_of's)."""
+    event's timestamp, in microseconds) and the first day (at most as_of's).
+
+    A pass over the start events only finds their latest timestamp: the default as_of is the
+    latest event of any name, which then takes one more scan of the timestamps."""
     as_of = inp.as_of
-    if as_of is None:
+    if as_of is None and spec.start_events is not None:
+        top = inp.events.select(pl.col(TS).max()).collect().item()
+        as_of = top.astimezone(UTC) if top.tzinfo else top.replace(tzinfo=UTC)
+    elif as_of is None:
         as_of = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=latest)
     return replace(inp, as_of=as_of, first_day=min(first_day, index_of(as_of, "day")))
 
@@ -299,7 +305,7 @@ def span_counts(inp, spec: CohortSpec):
     if got is None:
         return None
     ids, first, last, latest = got
-    inp = with_ranges(inp, int(first.min()), latest)
+    inp = with_ranges(inp, spec, int(first.min()), latest)
     days = pl.DataFrame({"_wb_f": first, "_wb_l": last})
     group = []
     if spec.by:  # customer attributes, labelled as for the general engine's entries

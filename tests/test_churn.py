@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import workbench as wb
+from workbench.stats import wilson_ci
 
 
 def events(rows, *, with_time=False):
@@ -453,3 +454,103 @@ def test_subscription_last_active_of_empty_paid_periods():
         (1, date(2024, 1, 1), date(2024, 1, 10), 152),
         (2, date(2024, 2, 19), date(2024, 2, 20), 103),
     ]
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    return wb.datasets.load_cdnow()
+
+
+@pytest.mark.parametrize(("cut", "churned"), [(0.3, 2668), (0.5, 4133)])
+def test_p_alive_churn_is_p_alive_below_the_cut_on_the_analysis_day(cdnow, cut, churned):
+    """CDNOW: churned on the analysis day exactly when the BG/NBD P(alive) of value_at_stake
+    (same purchase days, same fit) is below the cut-off; thresholds are the crossing days."""
+    from workbench.models import BetaGeoNBD
+
+    table = wb.churn_table(cdnow, p_alive_below=cut)
+    p = wb.value_at_stake(cdnow, spend="mean").select(
+        "customer_id", "p_alive", "frequency", "recency", "T"
+    )
+    both = table.join(p, on="customer_id")
+    assert both.height == table.height == 23_570
+    assert (both["churned"] == (both["p_alive"] < cut)).all()
+    one_day = both.filter(pl.col("frequency") == 0)  # BG/NBD: certainly alive, never churned
+    assert one_day.height > 10_000 and not one_day["churned"].any()
+    assert one_day["threshold_days"].null_count() == one_day.height
+    as_of = date(1998, 6, 30)
+    assert (one_day["duration_days"] == (as_of - one_day["start"]).dt.total_days()).all()
+    rfm = wb.rfm_summary(cdnow, time_unit="D", collapse="D")
+    model = BetaGeoNBD().fit(rfm)
+    rep = both.filter(pl.col("frequency") > 0)
+    x, tx, lag = (
+        rep[c].to_numpy().astype(float) for c in ("frequency", "recency", "threshold_days")
+    )
+    at_lag = model.conditional_probability_alive(x, tx, tx + lag)
+    after = model.conditional_probability_alive(x, tx, tx + lag + 1)
+    assert ((at_lag >= cut) | (lag == 0)).all() and (after < cut).all()
+    assert table["churned"].sum() == churned
+
+
+def test_p_alive_churn_with_mbgnbd_lets_one_time_buyers_churn(cdnow):
+    table = wb.churn_table(cdnow, p_alive_below=0.5, p_alive_model="mbgnbd", episodes=True)
+    assert table["threshold_days"].null_count() == 0
+    first = table.filter(pl.col("episode") == 1)
+    assert first["churned"].mean() > 0.6  # most CDNOW customers buy once and leave
+    again = table.filter(pl.col("reactivated"))  # a gap longer than the threshold, then back
+    assert again.height > 0
+    assert (again["churn_date"] - again["last_active"]).dt.total_days().eq(1).all()
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"p_alive_below": 1.5}, "strictly between 0 and 1"),
+        ({"p_alive_below": 0.3, "p_alive_model": "pareto"}, "p_alive_model"),
+        ({"p_alive_below": 0.3, "inactivity": "90d"}, "exactly one churn mode"),
+    ],
+)
+def test_p_alive_churn_bad_options(cdnow, kw, match):
+    with pytest.raises(wb.WorkbenchError, match=match):
+        wb.churn_table(cdnow.head(500), **kw)
+
+
+def test_p_alive_churn_needs_enough_customers():
+    ev = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "ts": [datetime(2024, 1, 1), datetime(2024, 2, 1), datetime(2024, 1, 5)],
+            "event": ["purchase"] * 3,
+        }
+    )
+    with pytest.raises(wb.BadDataError, match="too few to fit"):
+        wb.churn_table(ev, p_alive_below=0.3)
+
+
+def test_compare_churn_definitions_on_cdnow(cdnow):
+    got = wb.compare_churn_definitions(cdnow)
+    assert got.select("definition", "customers", "churned", "never_churn").rows() == [
+        ("inactivity", 23_570, 20_253, 0),
+        ("own_cycle", 23_570, 18_583, 0),
+        ("p_alive_below", 23_570, 2_668, 12_054),
+    ]
+    for row in got.iter_rows(named=True):  # each row is its churn_table, summarised
+        table = wb.churn_table(cdnow, **{row["definition"]: DEFAULTS[row["definition"]]})
+        assert row["churned"] == table["churned"].sum()
+        assert row["censored"] == table.height - row["churned"]
+        assert row["median_threshold_days"] == table["threshold_days"].median()
+        lo, hi = wilson_ci(row["churned"], row["customers"])
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
+        assert row["ci_low"] < row["churn_share"] < row["ci_high"]
+    purchases = wb.compare_churn_definitions(
+        cdnow, definitions={"inactivity": "180d"}, event="purchase"
+    )
+    assert purchases.select("setting", "churned").row(0) == ("180d", 18_196)
+
+
+DEFAULTS = {"inactivity": "90d", "own_cycle": 2.0, "p_alive_below": 0.3}
+
+
+@pytest.mark.parametrize("definitions", [{}, {"subscriptions": "x"}, {"inactivty": "90d"}])
+def test_compare_churn_definitions_bad_definitions(cdnow, definitions):
+    with pytest.raises(wb.BadParameterError, match="definitions|churn mode"):
+        wb.compare_churn_definitions(cdnow.head(100), definitions=definitions)

@@ -270,6 +270,7 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
             "definition",
             "inactivity",
             "own_cycle",
+            "p_alive_below",
             "cancel_event",
             "grace",
             "by",
@@ -286,6 +287,7 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
             {"subscriptions": ex.subscriptions, "grace": "15d"},
         ),
         ({"definition": "own_cycle", "own_cycle": 3.0, "level": 0.9}, {"own_cycle": 3.0}),
+        ({"definition": "p_alive_below", "p_alive_below": 0.4}, {"p_alive_below": 0.4}),
         (
             {"definition": "cancel_event", "by": "channel", "rmst_horizon": 180},
             {"cancel_event": "cancel"},

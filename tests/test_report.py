@@ -199,6 +199,26 @@ def test_survival_table_matches_api(report, sample):
         assert cells in report["html"], row["channel"]
 
 
+def test_churn_definitions_compared_match_api(report, sample):
+    got = wb.compare_churn_definitions(
+        sample.events,
+        definitions={"inactivity": "90d", "own_cycle": 2.0, "p_alive_below": 0.3},
+        as_of=month_as_of(MONTH),
+    )
+    for row, name in zip(
+        got.iter_rows(named=True),
+        ["no event for 90d", "own rhythm: gap &gt; 2 x typical", "P(alive) &lt; 0.3"],
+        strict=True,
+    ):
+        cells = (
+            f'<td>{name}</td><td class="wb-num">{row["customers"]:,}</td>'
+            f'<td class="wb-num">{row["churned"]:,}</td>'
+        )
+        assert cells in report["html"], row["definition"]
+    for text in (wb.CHURN_DEFINITIONS["p_alive_below"], wb.CHURN_DEFINITIONS["own_cycle"]):
+        assert " ".join(text.split()) in unescape(report["html"])
+
+
 def test_flags_follow_the_stated_tests(report):
     for k in report["kpis"]["kpis"]:
         if k["p_value"] is None:

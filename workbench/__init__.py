@@ -66,6 +66,7 @@ from .revenue import (
 
 # -- churn and survival --
 from .churn import CENSORING_DEFINITION, CHURN_DEFINITIONS, churn_table
+from .churn_compare import compare_churn_definitions
 from .cycles import CYCLES_DEFINITION, purchase_cycles
 from .survival import KM_DEFINITION, LOGRANK_DEFINITION, ChurnCurves, churn_curves
 from .survival_drivers import COX_DEFINITION, ChurnDrivers, churn_drivers
@@ -174,6 +175,7 @@ __all__ = [
     "churn_curves",
     "churn_drivers",
     "churn_table",
+    "compare_churn_definitions",
     "purchase_cycles",
     "ACTIVATION_DEFINITION",
     "ActivationEffect",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from .cycles import (
@@ -47,7 +48,8 @@ from .schema import (
     canonical,
 )
 
-CHURN_MODES = ("inactivity", "subscriptions", "cancel_event", "own_cycle")
+CHURN_MODES = ("inactivity", "subscriptions", "cancel_event", "own_cycle", "p_alive_below")
+P_ALIVE_MODELS = ("bgnbd", "mbgnbd")
 
 CHURN_DEFINITIONS = {
     "inactivity": (
@@ -71,6 +73,14 @@ CHURN_DEFINITIONS = {
         "days since their last purchase exceed k times their typical gap between purchases "
         "(their own mean gap, shrunk toward the population when they have few purchases)."
     ),
+    "p_alive_below": (
+        "Probability churn: a customer has churned when their probability of still being active "
+        "(P(alive) from a BG/NBD model fitted on everyone's purchase days) has fallen below the "
+        "cut-off, i.e. when the days since their last purchase exceed the gap at which their "
+        "P(alive) crosses it. The churn date is the day after the last purchase. Under BG/NBD a "
+        "customer without a repeat purchase is certainly alive and never churns (MBG/NBD lets "
+        "them leave too)."
+    ),
 }
 
 CENSORING_DEFINITION = (
@@ -81,6 +91,7 @@ CENSORING_DEFINITION = (
 
 _EPOCH = date(1970, 1, 1)
 _EPS_DAYS = 1e-9  # floating-point slack when a day count is compared with k x typical gap
+_NEVER_DAYS = 1e7  # a P(alive) threshold beyond this many days is "never"
 
 
 def churn_table(
@@ -90,12 +101,14 @@ def churn_table(
     subscriptions=None,
     cancel_event: str | None = None,
     own_cycle: float | None = None,
+    p_alive_below: float | None = None,
     as_of=None,
     customers=None,
     episodes: bool = False,
     grace="45d",
     event=None,
     prior_strength: float = 3.0,
+    p_alive_model: str = "bgnbd",
     schema: EventSchema | None = None,
     subscription_schema: SubscriptionSchema | None = None,
     customer_schema: CustomerSchema | None = None,
@@ -123,6 +136,15 @@ def churn_table(
       :func:`workbench.purchase_cycles` (purchase days, ``event`` defaults to "purchase";
       ``prior_strength`` as there); the whole-day threshold is floor(k * typical gap),
       computed with 1e-9 days of slack so that an exact 7-day rhythm gives 7k days.
+    - ``p_alive_below=c``: churned when the customer's P(alive) from a BG/NBD model
+      (``p_alive_model="bgnbd"``, or "mbgnbd") has fallen below c. The model is fitted on
+      everyone's purchase days up to ``as_of`` (``event`` defaults to "purchase"; frequency,
+      recency and T in days, as ``wb.rfm_summary(time_unit="D")``); the customer's threshold is
+      the whole days since the last purchase after which P(alive) < c
+      (``time_until_probability_alive_below``), so the status on ``as_of`` is exactly
+      "P(alive) < c". ``churn_date = last_active + 1 day``. Under BG/NBD a customer without a
+      repeat purchase has P(alive) = 1: never churned, ``threshold_days`` null, followed to
+      ``as_of``. Earlier gaps longer than the threshold count as churn and reactivation.
 
     Columns: ``customer_id``, (``episode``,) ``start``, ``last_active``, ``churn_date`` (null
     unless churned), ``churned``, ``duration_days`` (see the module docstring: churned
@@ -149,6 +171,7 @@ def churn_table(
         "subscriptions": subscriptions,
         "cancel_event": cancel_event,
         "own_cycle": own_cycle,
+        "p_alive_below": p_alive_below,
     }
     given = [name for name, value in chosen.items() if value is not None]
     if len(given) != 1:
@@ -188,6 +211,8 @@ def churn_table(
             spells = _spells(_day_intervals(days, pl.lit(lag, dtype=pl.Int64)), as_of_day)
         elif mode == "own_cycle":
             spells = _own_cycle_spells(lf, own_cycle, event, prior_strength, as_of_day, caller)
+        elif mode == "p_alive_below":
+            spells = _p_alive_spells(lf, p_alive_below, p_alive_model, event, as_of_day, caller)
         else:
             spells = _cancel_spells(lf, cancel_event, event, as_of_day, caller)
 
@@ -248,7 +273,7 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
     cust = (~pl.col("__same")).cast(pl.Int64).cum_sum() * _SPAN
     reach = (pl.col("__cust") + pl.col("b") + _OFFSET).cum_max() - pl.col("__cust") - _OFFSET
     prev = pl.when(pl.col("__same")).then(pl.col("__reach").shift(1))
-    new = ~pl.col("__same") | ((pl.col("a") - prev) > pl.col("lag"))
+    new = ~pl.col("__same") | ((pl.col("a") - prev) > pl.col("lag")).fill_null(False)
     spells = (
         iv.with_columns(((pl.col("a") + _OFFSET) * _SPAN + pl.col("b") + _OFFSET).alias("__k"))
         .sort(CUSTOMER_ID, "__k")  # = by (customer, a, b), cheaper than three sort keys
@@ -276,7 +301,10 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
             (pl.col("__spell") - first + 1).alias("episode"),
             # the day before the spell's end; a spell of empty paid periods has its start day
             pl.when("__paid").then(pl.col("end") - 1).otherwise("start").alias("last"),
-            (~pl.col("is_last") | (pl.col("end") <= d - pl.col("lag"))).alias("churned"),
+            # a null lag never churns (P(alive) stays 1)
+            (~pl.col("is_last") | (pl.col("end") <= d - pl.col("lag")).fill_null(False)).alias(
+                "churned"
+            ),
         )
         .drop("__spell", "__first", "__paid")
     )
@@ -308,6 +336,52 @@ def _own_cycle_spells(lf, k, event, prior_strength, as_of_day, caller) -> pl.Laz
     if lags.height == 0:
         return _spells(_day_intervals(days, pl.lit(0, dtype=pl.Int64)), as_of_day)
     iv = _day_intervals(days.join(lags.lazy(), on=CUSTOMER_ID, how="left"), pl.col("lag"))
+    return _spells(iv, as_of_day)
+
+
+def _p_alive_spells(lf, cut, model, event, as_of_day, caller) -> pl.LazyFrame:
+    """Spells with each customer's threshold: the whole days after their last purchase at which
+    P(alive) from a BG/NBD model falls below `cut` (null: never)."""
+    import warnings
+
+    from .models import BetaGeoNBD, ModifiedBetaGeoNBD
+
+    if isinstance(cut, bool) or not isinstance(cut, int | float) or not 0 < cut < 1:
+        raise BadParameterError(
+            f"{caller}: p_alive_below={cut!r} must be a probability strictly between 0 and 1. "
+            f"Fix: e.g. p_alive_below=0.3."
+        )
+    if model not in P_ALIVE_MODELS:
+        raise BadParameterError(
+            f"{caller}: p_alive_model={model!r} is not one of {list(P_ALIVE_MODELS)}. "
+            f"Fix: e.g. p_alive_model='bgnbd'."
+        )
+    keep = event_filter("purchase" if event is None else event, caller)
+    days = purchase_days(lf, keep, as_of_day).collect()
+    d = (as_of_day - _EPOCH).days
+    rfm = days.group_by(CUSTOMER_ID).agg(
+        (pl.len() - 1).cast(pl.Float64).alias("frequency"),
+        (_num(pl.col("day").max()) - _num(pl.col("day").min())).cast(pl.Float64).alias("recency"),
+        (d - _num(pl.col("day").min())).cast(pl.Float64).alias("T"),
+    )
+    if rfm.height < 20:
+        raise BadDataError(
+            f"{caller}: {rfm.height} customers with purchases up to {as_of_day}, too few to fit "
+            f"the P(alive) model (at least 20). Fix: use inactivity='90d', or check event=."
+        )
+    fitted = (BetaGeoNBD if model == "bgnbd" else ModifiedBetaGeoNBD)()
+    with warnings.catch_warnings():  # only point predictions are used: standard errors moot
+        warnings.filterwarnings("ignore", ".*standard errors are not available.*")
+        fitted.fit(rfm)
+    gap = fitted.time_until_probability_alive_below(
+        rfm["frequency"].to_numpy(), rfm["recency"].to_numpy(), float(cut)
+    )
+    never = ~(gap < _NEVER_DAYS)  # inf (or beyond any data): P(alive) stays above the cut
+    lag = np.where(never, 0.0, np.floor(gap))  # P(alive) < cut once days since last > lag
+    lags = rfm.select(CUSTOMER_ID).with_columns(
+        pl.Series("lag", lag.astype(np.int64)).scatter(np.flatnonzero(never), None)
+    )
+    iv = _day_intervals(days.lazy().join(lags.lazy(), on=CUSTOMER_ID, how="left"), pl.col("lag"))
     return _spells(iv, as_of_day)
 
 
@@ -383,7 +457,8 @@ def _finish(spells: pl.LazyFrame, as_of_day: date, episodes: bool) -> pl.LazyFra
             pl.col("lag").first(),
             pl.col("episode").max().alias("n_episodes"),
         )
-    censored_days = pl.max_horizontal(pl.lit(d) - pl.col("lag") - pl.col("start"), pl.lit(0))
+    delay = pl.col("lag").fill_null(0)  # a spell that can never churn is followed to as_of
+    censored_days = pl.max_horizontal(pl.lit(d) - delay - pl.col("start"), pl.lit(0))
     duration = pl.when(pl.col("churned")).then(pl.col("end") - pl.col("start"))
     extra = (
         [(pl.col("churned") & ~pl.col("is_last")).alias("reactivated")]

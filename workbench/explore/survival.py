@@ -35,9 +35,9 @@ class SurvivalExplorer(Explorer):
     """Kaplan-Meier curves of customers under a chosen churn definition, by segment.
 
     Data controls: ``definition`` picks which one of the mutually exclusive `wb.churn_table`
-    modes is passed (inactivity, own_cycle, cancel_event, subscriptions) and the control of
-    that name holds its threshold (``grace`` goes with subscriptions); ``as_of`` is the
-    analysis date (empty: the explorer's own `as_of`, else the latest event); ``by``,
+    modes is passed (inactivity, own_cycle, p_alive_below, cancel_event, subscriptions) and the
+    control of that name holds its threshold (``grace`` goes with subscriptions); ``as_of`` is
+    the analysis date (empty: the explorer's own `as_of`, else the latest event); ``by``,
     ``rmst_horizon`` and ``level`` are the `wb.churn_curves` arguments. ``result`` is the
     `ChurnCurves`; ``churn`` the churn table it was estimated from; the table shown is
     ``result.summary`` (customers, churned, median lifetime, RMST per segment).
@@ -82,7 +82,7 @@ class SurvivalExplorer(Explorer):
         self._enable()
 
     def _make_controls(self):
-        definitions = ["inactivity", "own_cycle", "cancel_event"]
+        definitions = ["inactivity", "own_cycle", "p_alive_below", "cancel_event"]
         if self.subscriptions is not None:
             definitions.append("subscriptions")
         events = sorted(self.events[EVENT].unique().drop_nulls().to_list())
@@ -92,6 +92,9 @@ class SurvivalExplorer(Explorer):
             "inactivity": dropdown("inactivity", INACTIVITY, "90d"),
             "own_cycle": widgets.FloatSlider(
                 value=2.0, min=1.0, max=5.0, step=0.5, description="own_cycle", style=_STYLE
+            ),
+            "p_alive_below": widgets.FloatSlider(
+                value=0.3, min=0.05, max=0.95, step=0.05, description="p_alive_below", style=_STYLE
             ),
             "cancel_event": dropdown("cancel_event", events, "cancel"),
             "grace": dropdown("grace", GRACE, "45d"),
@@ -103,7 +106,7 @@ class SurvivalExplorer(Explorer):
 
     def _enable(self, _change=None) -> None:
         mode = self.controls["definition"].value
-        for name in ("inactivity", "own_cycle", "cancel_event"):
+        for name in ("inactivity", "own_cycle", "p_alive_below", "cancel_event"):
             self.controls[name].disabled = name != mode
         self.controls["grace"].disabled = mode != "subscriptions"
 

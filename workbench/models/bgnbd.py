@@ -127,6 +127,24 @@ class BetaGeoNBD(TransactionModel):
         x, tx, T_ = as_array(frequency, recency, T)
         return scalar_or_array(expit(-self._log_odds_left(x, tx, T_)), frequency, recency, T)
 
+    def time_until_probability_alive_below(self, frequency, recency, p):
+        """Time since the last purchase after which P(alive) is below `p`, if no purchase follows.
+
+        P(alive | x, t_x, T) < p exactly when T - t_x exceeds the returned time: 0 when it is
+        below p already at the last purchase; inf when it never falls (BG/NBD, no repeat
+        purchase: such a customer is certainly alive).
+        """
+        r, alpha, a, b = self._p()
+        k = self._SHIFT
+        x, tx = as_array(frequency, recency)
+        p_ = float(p)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            at_last = np.log(a / (b + np.maximum(x, 1 - k) - 1 + k))  # log odds left at T = t_x
+            grow = (np.log((1 - p_) / p_) - at_last) / (r + x)
+            out = np.maximum((alpha + tx) * np.expm1(grow), 0.0)  # (alpha + t_x)(e^g - 1)
+        out = out if k else np.where(x > 0, out, np.inf)
+        return scalar_or_array(out, frequency, recency)
+
     def expected_number_of_purchases_up_to_time(self, t):
         """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired at time 0."""
         (t_,) = as_array(t)

@@ -75,6 +75,48 @@ def _curves_block(
         ctx.define("Log-rank test", survival.LOGRANK_DEFINITION)
 
 
+COMPARED = {"own_cycle": 2.0, "p_alive_below": 0.3}  # beside the report's inactivity threshold
+
+
+def _definitions_block(sec: Section, ctx, churn_mod) -> None:
+    """Churned shares on the analysis day under the inactivity, own-rhythm and P(alive) rules."""
+    compare = optional("churn_compare")
+    if not has(compare, "compare_churn_definitions"):
+        return
+    defs = {"inactivity": ctx.churn_definition, **COMPARED}
+    got = compare.compare_churn_definitions(ctx.events, definitions=defs, as_of=ctx.as_of)
+    names = {
+        "inactivity": f"no event for {ctx.churn_definition}",
+        "own_cycle": f"own rhythm: gap > {COMPARED['own_cycle']:g} x typical",
+        "p_alive_below": f"P(alive) < {COMPARED['p_alive_below']:g}",
+    }
+    sec.heading("How many customers count as churned: three definitions")
+    sec.add(
+        table(
+            got.with_columns(pl.col("definition").replace_strict(names)).drop("setting"),
+            formats={"churn_share": "pct", "ci_low": "pct", "ci_high": "pct"},
+            labels={
+                "churn_share": "churned share",
+                "median_threshold_days": "median threshold (days)",
+                "never_churn": "can never churn",
+            },
+        )
+    )
+    rows = {r["definition"]: r for r in got.iter_rows(named=True)}
+    sec.text(
+        f"Inactivity ({esc(ctx.churn_definition)} without any event), own rhythm (more than "
+        f"{COMPARED['own_cycle']:g} times the customer's typical gap between purchases) and "
+        f"P(alive) below {COMPARED['p_alive_below']:g} (BG/NBD on purchases) count "
+        f"{rows['inactivity']['churn_share']:.0%}, {rows['own_cycle']['churn_share']:.0%} and "
+        f"{rows['p_alive_below']['churn_share']:.0%} of customers as churned. Under BG/NBD the "
+        f"{rows['p_alive_below']['never_churn']:,} customers without a repeat purchase can "
+        f"never churn; churn figures depend on the definition, so compare like with like."
+    )
+    ctx.define("Own-rhythm churn", churn_mod.CHURN_DEFINITIONS["own_cycle"], COMPARED)
+    ctx.define("Probability (P(alive)) churn", churn_mod.CHURN_DEFINITIONS["p_alive_below"])
+    ctx.define("Churn definitions compared", compare.COMPARE_DEFINITION)
+
+
 def churn(ctx) -> Section | None:
     """Kaplan-Meier survival by the breakdown attribute (inactivity churn; contractual by plan)."""
     churn_mod, survival = optional("churn"), optional("survival")
@@ -89,6 +131,7 @@ def churn(ctx) -> Section | None:
         _curves_block(sec, ctx, survival, tbl, by, "Inactivity churn")
         ctx.define("Inactivity churn", churn_mod.CHURN_DEFINITIONS["inactivity"])
         ctx.define("Censoring", churn_mod.CENSORING_DEFINITION)
+        _definitions_block(sec, ctx, churn_mod)
         subs = tables.get("subscriptions")
         if subs is not None and subs.height:
             plan_by = PLAN if PLAN in subs.columns and subs[PLAN].n_unique() > 1 else None

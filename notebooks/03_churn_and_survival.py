@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Churn and survival
 #
-# "Churned" means different things in different businesses. The workbench supports four
+# "Churned" means different things in different businesses. The workbench supports five
 # definitions; this notebook puts them side by side, then estimates how long customers stay
 # (Kaplan-Meier survival curves) by segment, and which attributes drive churn (Cox model).
 #
@@ -46,6 +46,7 @@ definitions = {
     "no renewal (subscriptions)": {"subscriptions": sample.subscriptions},
     "cancel event": {"cancel_event": "cancel"},
     "2x own purchase cycle": {"own_cycle": 2.0},
+    "P(alive) below 0.3 (BG/NBD)": {"p_alive_below": 0.3},
 }
 tables = {
     label: wb.churn_table(events, as_of=sample.as_of, customers=customers, **mode)
@@ -59,6 +60,19 @@ pl.concat(
         )
         for label, table in tables.items()
     ]
+)
+
+# %% [markdown]
+# ## Who counts as churned today
+# The share of customers churned on the analysis day under the definitions that need only
+# events, with Wilson intervals. Under BG/NBD a customer without a repeat purchase is certainly
+# alive (`never_churn`); `p_alive_model="mbgnbd"` lets them leave too.
+
+# %%
+wb.compare_churn_definitions(
+    events,
+    definitions={"inactivity": "90d", "own_cycle": 2.0, "p_alive_below": 0.3},
+    as_of=sample.as_of,
 )
 
 # %% [markdown]

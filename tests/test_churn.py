@@ -554,3 +554,54 @@ DEFAULTS = {"inactivity": "90d", "own_cycle": 2.0, "p_alive_below": 0.3}
 def test_compare_churn_definitions_bad_definitions(cdnow, definitions):
     with pytest.raises(wb.BadParameterError, match="definitions|churn mode"):
         wb.compare_churn_definitions(cdnow.head(100), definitions=definitions)
+
+
+def test_subscriptions_with_cancel_events():
+    """A cancel in the last paid period makes the churn known at the period's end, without
+    the 45-day grace; a renewal after the cancel undoes it; a period not yet ended is not."""
+    dt = datetime
+    subs = pl.DataFrame(
+        {
+            "customer_id": [1, 2, 2, 3, 4],
+            "period_start": [
+                dt(2024, 1, 1),
+                dt(2024, 1, 1),
+                dt(2024, 2, 1),
+                dt(2024, 1, 1),
+                dt(2024, 1, 1),
+            ],
+            "period_end": [
+                dt(2024, 2, 1),
+                dt(2024, 2, 1),
+                dt(2024, 3, 1),
+                dt(2024, 2, 20),
+                dt(2024, 2, 1),
+            ],
+        }
+    )
+    ev = pl.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "ts": [dt(2024, 1, 15), dt(2024, 1, 15), dt(2024, 1, 20), dt(2024, 1, 20)],
+            "event": ["cancel", "cancel", "cancel", "login"],
+        }
+    )
+    got = wb.churn_table(ev, subscriptions=subs, cancel_event="cancel", as_of="2024-02-10")
+    assert got.select("customer_id", "churned", "churn_date", "duration_days").rows() == [
+        (1, True, date(2024, 2, 1), 31),
+        (2, False, None, 0),  # renewed after the cancel: followed to as_of - grace
+        (3, False, None, 0),  # cancelled, still paid until Feb 20
+        (4, False, None, 0),
+    ]
+    plain = wb.churn_table(ev, subscriptions=subs, as_of="2024-02-10")
+    assert not plain["churned"].any()
+    later = wb.churn_table(ev, subscriptions=subs, cancel_event="cancel", as_of="2024-02-25")
+    assert later.filter(pl.col("churned"))["customer_id"].to_list() == [1, 3]
+    with pytest.raises(wb.BadParameterError, match="needs the events table"):
+        wb.churn_table(subscriptions=subs, cancel_event="cancel")
+    with pytest.raises(wb.BadDataError, match="same identifier type"):
+        wb.churn_table(
+            ev.with_columns(pl.col("customer_id").cast(pl.String)),
+            subscriptions=subs,
+            cancel_event="cancel",
+        )

@@ -318,3 +318,22 @@ def test_default_as_of_is_the_latest_event_of_any_name(monkeypatch, mode):
         )["cohort"].n_unique()
         == got["cohort"].n_unique()
     )
+
+
+@pytest.mark.parametrize("mode", ["on", "on_or_after"])
+@pytest.mark.parametrize("slots", [None, 100], ids=["array", "search"])
+def test_duplicate_customer_rows_first_one_wins(monkeypatch, mode, slots):
+    """A customers table with an id on several rows: its first row's attributes count, in the
+    passes (lookup array or sorted search) as in the general engine."""
+    from workbench import cohorts_groups
+
+    if slots:
+        monkeypatch.setattr(cohorts_groups, "_DENSE_SLOTS", slots)
+    cust = _customers()
+    again = cust.head(40).with_columns(channel=pl.lit("zz_duplicate"), plan=pl.lit("zz"))
+    table = pl.concat([cust, again, again.with_columns(channel=pl.lit("yy"))])
+    got, general, used = pass_and_general(
+        monkeypatch, _events(), **_streaming_pass(mode), by=["channel", "plan"], customers=table
+    )
+    assert used and got.equals(general)
+    assert not {"zz_duplicate", "yy"} & set(got["channel"])

@@ -62,7 +62,8 @@ CHURN_DEFINITIONS = {
         "Contractual churn: a subscription has churned when no new paid period starts within "
         "the grace period (default 45 days) after a paid period ends. The churn date is the end "
         "of the last paid period. Customers whose last period end + grace is after the analysis "
-        "day are censored."
+        "day are censored - unless a cancel event (when given) falls in their last paid period "
+        "and that period has ended: then the churn is known without waiting for the grace."
     ),
     "cancel_event": (
         "Cancellation churn: a customer has churned on the day of a cancel event that no later "
@@ -125,7 +126,10 @@ def churn_table(
       none, ends the spell. ``churn_date`` is the end day of the last paid period;
       ``last_active`` is the last paid day (that end day - 1, or the start day when every
       period of the spell is empty); a customer is censored while ``last period end day +
-      grace`` is after ``as_of``.
+      grace`` is after ``as_of``. With ``cancel_event=`` as well (events needed), a cancel
+      event on or after the start of the last paid period makes the churn known without
+      waiting for the grace period: churned once that period has ended by ``as_of`` (churn
+      date still its end day); a renewal starting after the cancel undoes it.
     - ``cancel_event="cancel"``: churned on the day of that event when no activity (any other
       event, or those in ``event``) follows on a later day. ``churn_date`` = the first cancel
       day on or after the spell's last activity day (a cancel on the same day as activity
@@ -174,18 +178,24 @@ def churn_table(
         "p_alive_below": p_alive_below,
     }
     given = [name for name, value in chosen.items() if value is not None]
-    if len(given) != 1:
+    contract = set(given) == {"subscriptions", "cancel_event"}  # non-renewal or a cancel
+    if len(given) != 1 and not contract:
         what = "none" if not given else " and ".join(given)
         raise BadParameterError(
-            f"{caller}: pass exactly one churn mode, got {what}. Choose one of "
-            f"{[f'{m}=...' for m in CHURN_MODES]}, e.g. inactivity='90d'."
+            f"{caller}: pass exactly one churn mode, got {what} (subscriptions= may come with "
+            f"cancel_event=). Choose one of {[f'{m}=...' for m in CHURN_MODES]}, e.g. "
+            f"inactivity='90d'."
         )
-    mode = given[0]
+    mode = "subscriptions" if contract else given[0]
     if not isinstance(episodes, bool):
         raise BadParameterError(f"{caller}: episodes={episodes!r} must be True or False.")
-    if events is None and mode != "subscriptions":
+    if events is None and (mode != "subscriptions" or contract):
         raise BadParameterError(
-            f"{caller}: {mode}=... needs the events table. Fix: churn_table(events, {mode}=...)."
+            f"{caller}: cancel_event=... needs the events table. Fix: churn_table(events, "
+            f"subscriptions=..., cancel_event=...)."
+            if contract
+            else f"{caller}: {mode}=... needs the events table. Fix: churn_table(events, "
+            f"{mode}=...)."
         )
     lf = canonical(events, schema=schema, caller=caller) if events is not None else None
 
@@ -202,7 +212,16 @@ def churn_table(
                 else last_day(subs, PERIOD_START, caller, "subscriptions")
             )
         lag = parse_days(grace, caller, "grace", allow_zero=True)
-        spells = _spells(_subscription_intervals(subs, as_of_day, lag), as_of_day)
+        cancels = None
+        if contract:
+            if lf.collect_schema()[CUSTOMER_ID] != subs.collect_schema()[CUSTOMER_ID]:
+                raise BadDataError(
+                    f"{caller}: customer_id is {lf.collect_schema()[CUSTOMER_ID]} in events but "
+                    f"{subs.collect_schema()[CUSTOMER_ID]} in subscriptions. Fix: load both "
+                    f"with the same identifier type."
+                )
+            cancels = _last_cancels(lf, cancel_event, as_of_day, caller)
+        spells = _spells(_subscription_intervals(subs, as_of_day, lag), as_of_day, cancels)
     else:
         as_of_day = to_day(as_of, caller) if as_of is not None else last_day(lf, TS, caller)
         if mode == "inactivity":
@@ -260,13 +279,15 @@ _SPAN = 1 << 26  # > any shifted day number: keeps customers apart in one runnin
 _OFFSET = 1 << 24  # day numbers + offset are positive for any date after year -43000
 
 
-def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
+def _spells(iv: pl.LazyFrame, as_of_day: date, cancels: pl.LazyFrame | None = None):
     """Merge intervals whose uncovered gap is at most `lag` days into spells.
 
     A gap of more than `lag` uncovered days between the end of coverage so far and the next
     start breaks the spell (the customer churned and came back). The last spell has churned
     when its end is at most as_of - lag, i.e. `lag` uncovered days have been seen by the end of
-    as_of. Implemented with whole-column scans on the sorted rows (no per-customer windows).
+    as_of, or - with `cancels` (customer_id, cancel: the latest cancel day) - when it was
+    cancelled on or after the start of its last interval and its end is at most as_of.
+    Implemented with whole-column scans on the sorted rows (no per-customer windows).
     """
     d = (as_of_day - _EPOCH).days
     same = (pl.col(CUSTOMER_ID) == pl.col(CUSTOMER_ID).shift(1)).fill_null(False)
@@ -287,10 +308,16 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
             pl.col("a").min().alias("start"),
             pl.col("b").max().alias("end"),
             (pl.col("b") > pl.col("a")).any().alias("__paid"),
+            pl.col("a").max().alias("__last_start"),
             pl.col("lag").first(),
         )
         .sort("__spell")
     )
+    seen = (pl.col("end") <= d - pl.col("lag")).fill_null(False)  # a null lag never churns
+    if cancels is not None:
+        spells = spells.join(cancels, on=CUSTOMER_ID, how="left", maintain_order="left")
+        told = (pl.col("cancel") >= pl.col("__last_start")) & (pl.col("end") <= d)
+        seen = seen | told.fill_null(False)
     first = pl.when(pl.col("__first")).then(pl.col("__spell")).forward_fill()
     return (
         spells.with_columns(
@@ -301,12 +328,11 @@ def _spells(iv: pl.LazyFrame, as_of_day: date) -> pl.LazyFrame:
             (pl.col("__spell") - first + 1).alias("episode"),
             # the day before the spell's end; a spell of empty paid periods has its start day
             pl.when("__paid").then(pl.col("end") - 1).otherwise("start").alias("last"),
-            # a null lag never churns (P(alive) stays 1)
-            (~pl.col("is_last") | (pl.col("end") <= d - pl.col("lag")).fill_null(False)).alias(
-                "churned"
-            ),
+            (~pl.col("is_last") | seen).alias("churned"),
         )
-        .drop("__spell", "__first", "__paid")
+        .drop(
+            "__spell", "__first", "__paid", "__last_start", *([] if cancels is None else ["cancel"])
+        )
     )
 
 
@@ -385,12 +411,28 @@ def _p_alive_spells(lf, cut, model, event, as_of_day, caller) -> pl.LazyFrame:
     return _spells(iv, as_of_day)
 
 
-def _cancel_spells(lf, cancel_event, event, as_of_day, caller) -> pl.LazyFrame:
+def _check_cancel_event(cancel_event, caller) -> None:
     if not isinstance(cancel_event, str) or not cancel_event:
         raise BadParameterError(
             f"{caller}: cancel_event={cancel_event!r} must be the name of the cancel event. "
             f"Fix: e.g. cancel_event='cancel'."
         )
+
+
+def _last_cancels(lf, cancel_event, as_of_day, caller) -> pl.LazyFrame:
+    """Each customer's latest cancel day (a day number) up to as_of."""
+    _check_cancel_event(cancel_event, caller)
+    return (
+        lf.filter(pl.col(EVENT) == cancel_event)
+        .select(CUSTOMER_ID, day_expr().alias("day"))
+        .filter(pl.col("day") <= pl.lit(as_of_day))
+        .group_by(CUSTOMER_ID)
+        .agg(_num(pl.col("day").max()).alias("cancel"))
+    )
+
+
+def _cancel_spells(lf, cancel_event, event, as_of_day, caller) -> pl.LazyFrame:
+    _check_cancel_event(cancel_event, caller)
     is_cancel = pl.col(EVENT) == cancel_event
     keep = event_filter(event, caller)
     daily = (

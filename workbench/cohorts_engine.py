@@ -114,9 +114,9 @@ def prepare(
                 f"{cust.collect_schema()[CUSTOMER_ID]} in customers. Fix: use the same type in both."
             )
         if from_customers:
-            cust = cust.select(CUSTOMER_ID, *sorted(from_customers)).unique(
-                CUSTOMER_ID, keep="first"
-            )
+            cust = cust.select(CUSTOMER_ID, *sorted(from_customers))
+            if ranges:  # a streaming pass codes the customers itself, keeping first rows too
+                cust = cust.unique(CUSTOMER_ID, keep="first")
         else:
             cust = None
     event_by = tuple(b for b in spec.by if b not in from_customers)

@@ -45,14 +45,14 @@ class CustomerCodes:
 
 
 def customer_codes(customers: pl.LazyFrame, by) -> CustomerCodes:
-    """Code the customers table's by columns (one row per customer id, nulls are MISSING)."""
+    """Code the customers table's by columns (nulls are MISSING; the first row of an id wins)."""
     table = customers.select(CUSTOMER_ID, *by).drop_nulls(CUSTOMER_ID).collect()
-    cid = table[CUSTOMER_ID].cast(pl.Int64)
-    lo, hi = (cid.min(), cid.max()) if len(cid) else (0, -1)
+    ids = table[CUSTOMER_ID].cast(pl.Int64).to_numpy()
+    lo, hi = (int(ids.min()), int(ids.max())) if len(ids) else (0, -1)
     dense = hi - lo + 1 <= _DENSE_SLOTS
-    if not dense:
-        order = cid.arg_sort()
-        table, cid = table[order], cid.gather(order)
+    keep = _first_rows(ids, lo, hi, dense)
+    if keep is not None:
+        table, ids = table[keep], ids[keep]
     codes, names = [], []
     for b in by:
         row_code, col_names = _row_codes(table[b])
@@ -61,14 +61,30 @@ def customer_codes(customers: pl.LazyFrame, by) -> CustomerCodes:
         )
         if dense:
             code = np.full(hi - lo + 1, -1, small)
-            code[cid.to_numpy() - lo] = row_code
+            code[ids - lo] = row_code
         else:
             code = row_code.astype(small)
         codes.append(code)
         names.append(col_names)
     if dense:
         return CustomerCodes(lo, None, codes, names)
-    return CustomerCodes(None, cid.to_numpy(), codes, names)
+    return CustomerCodes(None, ids, codes, names)
+
+
+def _first_rows(ids: np.ndarray, lo: int, hi: int, dense: bool) -> np.ndarray | None:
+    """Rows to keep so each id has its first row only (in id order for the sorted lookup), or
+    None when every row stays as it is."""
+    n = len(ids)
+    if dense:
+        if n == 0 or np.bincount(ids - lo).max() <= 1:
+            return None
+        first = np.full(hi - lo + 1, n, np.int64)
+        np.minimum.at(first, ids - lo, np.arange(n))
+        return np.flatnonzero(first[ids - lo] == np.arange(n))
+    order = np.argsort(ids, kind="stable")
+    run = np.ones(n, bool)
+    run[1:] = ids[order[1:]] != ids[order[:-1]]
+    return order[run]
 
 
 def _row_codes(values: pl.Series) -> tuple[np.ndarray, list[str]]:

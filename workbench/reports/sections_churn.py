@@ -24,6 +24,13 @@ def _gap_days(ctx) -> int:
     return int(parse_duration(ctx.churn_definition, "report", "churn_definition").days)
 
 
+CANCEL = "cancel"  # an event of this name in the log tells contractual churn early
+
+
+def _has_event(events: pl.DataFrame, name: str) -> bool:
+    return "event" in events.columns and bool((events["event"] == name).any())
+
+
 def churn_tables(ctx) -> dict:
     """Inactivity (and, with subscriptions, contractual) churn tables, computed once."""
     if "churn_tables" in ctx.cache:
@@ -36,7 +43,11 @@ def churn_tables(ctx) -> dict:
         )
         if ctx.subscriptions is not None and ctx.subscriptions.height:
             out["subscriptions"] = churn.churn_table(
-                subscriptions=ctx.subscriptions, as_of=ctx.as_of, customers=ctx.customers
+                ctx.events,
+                subscriptions=ctx.subscriptions,
+                cancel_event=CANCEL if _has_event(ctx.events, CANCEL) else None,
+                as_of=ctx.as_of,
+                customers=ctx.customers,
             )
     ctx.cache["churn_tables"] = out
     return out
@@ -137,7 +148,11 @@ def churn(ctx) -> Section | None:
             plan_by = PLAN if PLAN in subs.columns and subs[PLAN].n_unique() > 1 else None
             sec.heading("Subscriptions: contractual churn")
             _curves_block(sec, ctx, survival, subs, plan_by, "Contractual churn")
-            ctx.define("Contractual churn", churn_mod.CHURN_DEFINITIONS["subscriptions"])
+            told = {
+                "grace": "45d",
+                "cancel_event": CANCEL if _has_event(ctx.events, CANCEL) else None,
+            }
+            ctx.define("Contractual churn", churn_mod.CHURN_DEFINITIONS["subscriptions"], told)
     return sec
 
 

@@ -273,6 +273,7 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
             "p_alive_below",
             "cancel_event",
             "grace",
+            "with_cancels",
             "by",
             "rmst_horizon",
             "level",
@@ -289,7 +290,16 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
         ({"definition": "own_cycle", "own_cycle": 3.0, "level": 0.9}, {"own_cycle": 3.0}),
         ({"definition": "p_alive_below", "p_alive_below": 0.4}, {"p_alive_below": 0.4}),
         (
-            {"definition": "cancel_event", "by": "channel", "rmst_horizon": 180},
+            {"definition": "subscriptions", "with_cancels": True},
+            {"subscriptions": ex.subscriptions, "grace": "15d", "cancel_event": "cancel"},
+        ),
+        (
+            {
+                "definition": "cancel_event",
+                "with_cancels": False,
+                "by": "channel",
+                "rmst_horizon": 180,
+            },
             {"cancel_event": "cancel"},
         ),
     ]:
@@ -306,7 +316,7 @@ def test_survival_explorer_matches_churn_table_and_curves(sample):
         assert_same_figure(ex.figure, survival_curves(curves))
     assert ex.curve_arguments() == {"by": "channel", "rmst_horizon": 180, "level": 0.9}
     assert ex.controls["inactivity"].disabled and not ex.controls["cancel_event"].disabled
-    assert ex.controls["grace"].disabled
+    assert ex.controls["grace"].disabled and ex.controls["with_cancels"].disabled
     assert ex.result.summary["channel"].to_list() == [
         "organic",
         "paid_search",

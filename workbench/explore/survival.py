@@ -36,7 +36,8 @@ class SurvivalExplorer(Explorer):
 
     Data controls: ``definition`` picks which one of the mutually exclusive `wb.churn_table`
     modes is passed (inactivity, own_cycle, p_alive_below, cancel_event, subscriptions) and the
-    control of that name holds its threshold (``grace`` goes with subscriptions); ``as_of`` is
+    control of that name holds its threshold (``grace`` goes with subscriptions, and
+    ``with_cancels`` adds the ``cancel_event`` control's event to them); ``as_of`` is
     the analysis date (empty: the explorer's own `as_of`, else the latest event); ``by``,
     ``rmst_horizon`` and ``level`` are the `wb.churn_curves` arguments. ``result`` is the
     `ChurnCurves`; ``churn`` the churn table it was estimated from; the table shown is
@@ -79,6 +80,7 @@ class SurvivalExplorer(Explorer):
         self._tables: OrderedDict = OrderedDict()
         super().__init__(debounce=debounce, rows=rows)
         self.controls["definition"].observe(self._enable, names="value")
+        self.controls["with_cancels"].observe(self._enable, names="value")
         self._enable()
 
     def _make_controls(self):
@@ -98,6 +100,7 @@ class SurvivalExplorer(Explorer):
             ),
             "cancel_event": dropdown("cancel_event", events, "cancel"),
             "grace": dropdown("grace", GRACE, "45d"),
+            "with_cancels": widgets.Checkbox(value=False, description="with cancel events"),
             "by": dropdown("by", by_options, self._initial["by"]),
             "rmst_horizon": dropdown("rmst_horizon", (90, 180, 365), 365),
             "level": dropdown("level", (0.9, 0.95, 0.99), 0.95),
@@ -109,6 +112,9 @@ class SurvivalExplorer(Explorer):
         for name in ("inactivity", "own_cycle", "p_alive_below", "cancel_event"):
             self.controls[name].disabled = name != mode
         self.controls["grace"].disabled = mode != "subscriptions"
+        self.controls["with_cancels"].disabled = mode != "subscriptions"
+        if mode == "subscriptions":  # the cancel event to add to non-renewal
+            self.controls["cancel_event"].disabled = not self.controls["with_cancels"].value
 
     def arguments(self) -> dict:
         """Keyword arguments of ``wb.churn_table(events, **arguments)``."""
@@ -116,6 +122,8 @@ class SurvivalExplorer(Explorer):
         mode = c["definition"]
         if mode == "subscriptions":
             args = {"subscriptions": self.subscriptions, "grace": c["grace"]}
+            if c["with_cancels"]:
+                args["cancel_event"] = c["cancel_event"]
         else:
             args = {mode: c[mode]}
         if self.customers is not None:

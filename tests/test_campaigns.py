@@ -354,7 +354,7 @@ def test_properties_interval_order_and_row_order(counts, seed):
     for row in t.iter_rows(named=True):
         assert -1 <= row["lift_ci_low"] <= row["lift"] <= row["lift_ci_high"] <= 1
         assert 0 <= row["p_value"] <= row["p_adjusted"] <= 1
-        if row["rel_lift"] is not None:
+        if row["rel_lift_ci_low"] is not None:
             assert row["rel_lift_ci_low"] <= row["rel_lift"] <= row["rel_lift_ci_high"]
 
 
@@ -478,3 +478,35 @@ def test_winback_test_plan_mde_round_trip():
         wb.winback_test_plan(baseline_rate=1.5, mde=0.02)
     with pytest.raises(wb.BadParameterError, match="mde=0.95"):
         wb.winback_test_plan(baseline_rate=0.1, mde=0.95)
+
+
+def test_relative_lift_is_minus_one_when_no_treated_customer_returns():
+    """rel_lift = rate_treatment / rate_control - 1 is -1 when treatment has no returns and
+    control has some; only its log-risk-ratio interval is undefined."""
+    cp = pl.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "campaign_id": ["A"] * 4,
+            "sent_ts": [datetime(2024, 1, 1)] * 4,
+            "group": ["treatment", "treatment", "control", "control"],
+        }
+    )
+    ev = pl.DataFrame(
+        {"customer_id": [3], "ts": [datetime(2024, 1, 2)], "event": ["purchase"], "amount": [10.0]}
+    )
+    with pytest.warns(wb.WorkbenchWarning, match="smaller than 30"):
+        got = wb.campaign_effect(ev, cp, window="30d", as_of="2024-03-01")
+    row = got.table.row(0, named=True)
+    assert (row["rate_treatment"], row["rate_control"], row["lift"]) == (0.0, 0.5, -0.5)
+    assert row["rel_lift"] == -1.0
+    assert row["rel_lift_ci_low"] is None and row["rel_lift_ci_high"] is None
+    swapped = cp.with_columns(
+        pl.when(pl.col("group") == "control")
+        .then(pl.lit("treatment"))
+        .otherwise(pl.lit("control"))
+        .alias("group")
+    )
+    with pytest.warns(wb.WorkbenchWarning, match="smaller than 30"):
+        other = wb.campaign_effect(ev, swapped, window="30d", as_of="2024-03-01")
+    other = other.table.row(0, named=True)
+    assert other["rel_lift"] is None  # control rate 0: no ratio

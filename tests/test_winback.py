@@ -245,3 +245,52 @@ def test_export_bad_input(tmp_path):
         wb.export_targets(_small().drop("customer_id"), tmp_path / "list.csv")
     with pytest.raises(wb.BadParameterError, match="polars DataFrame"):
         wb.export_targets(_small().to_pandas(), tmp_path / "list.csv")
+
+
+def _tie_log():
+    return pl.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2],
+            "ts": [
+                datetime(2024, 1, 1),
+                datetime(2024, 1, 11),
+                datetime(2024, 1, 1),
+                datetime(2024, 6, 1),
+            ],
+            "event": ["purchase"] * 4,
+            "amount": [10.0] * 4,
+            "category": ["a", "b", "a", "a"],
+        }
+    )
+
+
+def test_winback_ties_and_channel_from_treatment_sends_up_to_as_of():
+    """Equal strengths: category_dropout wins over overdue (the documented order); the channel
+    comes from the latest treatment send up to as_of, not from a later or a control send."""
+    od = pl.DataFrame({"customer_id": [1], "overdue_ratio": [3.0]})  # strength 3 / 1.5 = 2
+    dr = pl.DataFrame(
+        {
+            "customer_id": [1],
+            "category": ["a"],
+            "days_since_category": [60.0],
+            "recent_window_days": [30.0],
+        }
+    )  # strength 2
+    cp = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 1],
+            "campaign_id": ["X", "Y", "Z"],
+            "sent_ts": [datetime(2024, 3, 1), datetime(2024, 4, 1), datetime(2024, 9, 1)],
+            "group": ["treatment", "control", "treatment"],
+            "channel": ["sms", "email", "push"],
+        }
+    )
+    got = wb.winback_targets(
+        _tie_log(), as_of="2024-06-01", model=None, overdue=od, dropouts=dr, k=1.5, campaigns=cp
+    ).filter(pl.col("customer_id") == 1)
+    row = got.row(0, named=True)
+    assert row["reason"] == "category_dropout" and row["reasons"][:2] == [
+        "category_dropout",
+        "overdue",
+    ]
+    assert (row["channel"], row["channel_source"]) == ("sms", "campaign_history")

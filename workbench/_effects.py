@@ -145,16 +145,18 @@ def diff_ci(
 
 
 def ratio_ci(x1, n1, x2, n2, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Risk ratio p1 / p2 and its CI from the log risk ratio (Katz); NaN when x1 or x2 is 0."""
+    """Risk ratio p1 / p2 (NaN when p2 is 0 or a group is empty; 0 when x1 is 0) and its CI
+    from the log risk ratio (Katz; NaN when x1 or x2 is 0)."""
     x1, n1, x2, n2 = map(_f, (x1, n1, x2, n2))
     z = sps.norm.ppf(0.5 + level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         rr = (x1 / n1) / (x2 / n2)
         se = np.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
         low, high = rr * np.exp(-z * se), rr * np.exp(z * se)
-    ok = (x1 > 0) & (x2 > 0) & (n1 > 0) & (n2 > 0)
+    defined = (x2 > 0) & (n1 > 0) & (n2 > 0)
+    ok = defined & (x1 > 0)
     nan = np.full_like(rr, np.nan)
-    return np.where(ok, rr, nan), np.where(ok, low, nan), np.where(ok, high, nan)
+    return np.where(defined, rr, nan), np.where(ok, low, nan), np.where(ok, high, nan)
 
 
 def proportion_test(x1, n1, x2, n2, test: str = "auto") -> tuple[np.ndarray, list[str | None]]:

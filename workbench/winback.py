@@ -13,7 +13,8 @@
   strength = risk / high_risk.
 
 Every reason's strength is 1 at its own trigger, so they compare: the strongest reason is the
-one furthest past its trigger (ties: the order above). The offer follows `WINBACK_OFFER_RULES`.
+one furthest past its trigger (ties: category_dropout, overdue, high_risk, long_inactivity, the
+more specific reason first). The offer follows `WINBACK_OFFER_RULES`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import polars as pl
 
 from ._leaving import DAY_US, PURCHASE, days, parse_duration, resolve_as_of, usual_category
 from .errors import BadParameterError, DataSourceError, MissingColumnError
+from .periods import observed
 from .schema import (
     AMOUNT,
     CAMPAIGN_ID,
@@ -67,9 +69,10 @@ RESPONSE_WINDOW = parse_duration("30d", "winback_targets", "response_window")
 
 
 def _channel_table(
-    customers, campaigns, buys, channel_column, caller, customer_schema, campaign_schema
+    customers, campaigns, buys, channel_column, caller, customer_schema, campaign_schema, at
 ) -> pl.LazyFrame | None:
-    """customer_id, channel, channel_source from attributes, then campaign history."""
+    """customer_id, channel, channel_source from attributes, then campaign history (treatment
+    sends up to `at`: a control customer received nothing)."""
     parts = []
     if customers is not None:
         cust = canonical(customers, schema=customer_schema, caller=caller, default=CustomerSchema)
@@ -82,11 +85,14 @@ def _channel_table(
     if campaigns is not None:
         camp = canonical(campaigns, schema=campaign_schema, caller=caller, default=CampaignSchema)
         if CHANNEL in camp.collect_schema().names():
-            sends = camp.filter(pl.col(CHANNEL).is_not_null())
+            sends = camp.filter(
+                pl.col(CHANNEL).is_not_null()
+                & (pl.col(GROUP) == TREATMENT)
+                & observed(pl.col(SENT_TS), at)
+            )
             # A response: a purchase within 30 days after a treatment send.
             resp = (
-                sends.filter(pl.col(GROUP) == TREATMENT)
-                .join(buys.select(CUSTOMER_ID, TS), on=CUSTOMER_ID, how="inner")
+                sends.join(buys.select(CUSTOMER_ID, TS), on=CUSTOMER_ID, how="inner")
                 .filter(
                     (pl.col(TS) > pl.col(SENT_TS))
                     & (pl.col(TS) <= pl.col(SENT_TS) + RESPONSE_WINDOW)
@@ -158,7 +164,7 @@ def winback_targets(
     ``model=None`` the value is the customer's mean spend x horizon / typical gap and the
     fallback risk is unavailable. Channel: the customers column `channel_column`, else the
     channel of the latest campaign the customer responded to (a purchase within 30 days of a
-    treatment send), else of the latest send, else `default_channel`.
+    treatment send), else of the latest treatment send up to `as_of`, else `default_channel`.
 
     Columns: customer_id, reason, reasons (list), reason_strength, offer, value_at_stake,
     p_alive, risk, days_since_last_purchase, category, channel, channel_source. Sorted by
@@ -222,7 +228,9 @@ def winback_targets(
             pl.lit(None, dtype=pl.Float64).alias("p_alive"),
             (pl.col("__m") * h / pl.col("typical_gap_days")).alias("value_at_stake"),
         )
-    base = base.join(val, on=CUSTOMER_ID, how="left")
+    base = base.join(val, on=CUSTOMER_ID, how="left").with_columns(
+        pl.col("value_at_stake", "p_alive").fill_nan(None)  # a failed estimate is unknown
+    )
 
     # Risk: propensity model if given, else 1 - P(alive).
     if propensity is not None:
@@ -334,6 +342,7 @@ def winback_targets(
         caller,
         customer_schema,
         campaign_schema,
+        at,
     )
     if chan is not None:
         out = out.join(chan.collect(), on=CUSTOMER_ID, how="left")

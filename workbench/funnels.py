@@ -138,7 +138,9 @@ def funnel(
     column; then `.tests` holds chi-square tests of whether conversion differs between
     segments. Customers who entered less than `window` before `as_of` (default: the last event;
     a bare date means the end of that UTC day) are left out because their window is still open
-    (``params["excluded_window_open"]`` counts those who entered by `as_of`). Each step time is
+    - with window_from="previous", less than (number of steps - 1) x `window` before, the
+    longest the whole chain may take (``params["excluded_window_open"]`` counts those who
+    entered by `as_of`). Each step time is
     the earliest qualifying occurrence after the previous step's time, also with
     window_from="previous" (a later occurrence of an intermediate step is not tried).
     See FUNNEL_DEFINITION.

@@ -91,7 +91,8 @@ def rfm_summary(
         Period within which purchases count once: "h", "D" or "W" (Monday-based UTC weeks).
         Timestamps are floored to the start of their period.
     observation_end:
-        Last moment observed; later events are ignored. Default: the last event.
+        Last moment observed; later events are ignored. Default: the last of the events kept
+        (the purchases, with ``event="purchase"``), as lifetimes does with a transactions table.
         Without a calibration end, it is floored to its period before computing ``T``.
     calibration_end:
         Splits the log: the summary columns describe events up to and including this moment,

@@ -143,3 +143,56 @@ def test_results_render_html():
     assert "Lifecycle" in html and "period" in html
     with pytest.raises(AttributeError):
         lc.table = None  # frozen
+
+
+def test_heatmap_outlines_the_calendar_periods_of_business_events():
+    """An event falls on the diagonal of its calendar period: cell (c, k) with c + k = its
+    month; a range covers every month it overlaps; each by-group panel gets its own cells."""
+    ev = pl.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2, 3, 4],
+            "ts": [datetime(2024, m, 5, tzinfo=UTC) for m in (1, 4, 2, 4, 3, 4)],
+            "channel": ["a", "a", "b", "b", "a", "b"],
+        }
+    )
+    m = wb.retention_matrix(ev, as_of="2024-04-30")
+    ann = pl.DataFrame(
+        {
+            "start": [date(2024, 3, 10), date(2024, 2, 20)],
+            "end": [date(2024, 3, 10), date(2024, 3, 2)],
+            "label": ["price change", "outage"],
+        }
+    )
+    fig = wb.plot_retention_heatmap(m, annotations=ann)
+    marks = {t.name: sorted(zip(t.y, t.x, strict=True)) for t in fig.data if t.type == "scatter"}
+    assert marks["price change"] == [
+        ("2024-01-01", "2"),
+        ("2024-02-01", "1"),
+        ("2024-03-01", "0"),
+    ]
+    assert marks["outage"] == [
+        ("2024-01-01", "1"),
+        ("2024-01-01", "2"),
+        ("2024-02-01", "0"),
+        ("2024-02-01", "1"),
+        ("2024-03-01", "0"),
+    ]
+    split = wb.plot_retention_heatmap(
+        wb.retention_matrix(ev, as_of="2024-04-30", by="channel"), annotations=ann.head(1)
+    )
+    scat = [t for t in split.data if t.type == "scatter"]
+    assert [(t.xaxis, t.showlegend) for t in scat] == [("x", True), ("x2", False)]
+    assert sorted(scat[1].y) == ["2024-02-01"]  # panel b: its only cohort before March
+    weekly = wb.plot_retention_heatmap(
+        wb.retention_matrix(ev, period="week", as_of="2024-04-30"),
+        annotations=ann.head(1),
+        period="week",
+    )
+    week = [t for t in weekly.data if t.type == "scatter"][0]
+    assert set(zip(week.y, week.x, strict=True)) == {
+        ("2024-01-01", "9"),  # the week of Mon Mar 4 is 9 weeks after Mon Jan 1
+        ("2024-02-05", "4"),
+        ("2024-03-04", "0"),
+    }
+    with pytest.raises(wb.BadParameterError, match="period"):
+        wb.plot_retention_heatmap(m, annotations=ann, period="year")

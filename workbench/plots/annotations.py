@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC as _UTC
 from datetime import date, datetime, timedelta
 
 import plotly.graph_objects as go
@@ -183,3 +184,69 @@ def impact_forest(result) -> go.Figure:
 
 
 __all__ = ["add_annotations", "impact_forest"]
+
+
+def add_cohort_annotations(fig: go.Figure, annotations, *, period: str = "month") -> go.Figure:
+    """Mark business events on a calendar retention heatmap (`plot_retention_heatmap`), in place.
+
+    An event falls in one calendar period, which is cell (cohort c, period k) with
+    k = its period - c's period: a diagonal across the triangle. Each cell whose period
+    overlaps the event (start to end) is outlined, one legend entry per event, with the label,
+    kind and dates on hover. Only for calendar periods (`period` of the matrix: day, week, month,
+    quarter); rolling windows have no common calendar.
+    """
+    from ..annotations import END, KIND, LABEL, START, annotation_table
+    from ..periods import PERIODS, index_of
+
+    if period not in PERIODS:
+        from ..errors import bad_choice
+
+        raise bad_choice("add_cohort_annotations", "period", period, list(PERIODS))
+    table = annotation_table(annotations, caller="add_cohort_annotations")
+    panels = {}  # (xaxis, yaxis) -> (period labels, cohort labels) of the heatmap there
+    for trace in fig.data:
+        if isinstance(trace, go.Heatmap) and trace.x is not None and trace.y is not None:
+            panels.setdefault((trace.xaxis or "x", trace.yaxis or "y"), (trace.x, trace.y))
+    kinds = table[KIND].fill_null("event").unique(maintain_order=True).to_list()
+
+    def idx(day: date) -> int:
+        return index_of(datetime(day.year, day.month, day.day, tzinfo=_UTC), period)
+
+    for n, r in enumerate(table.iter_rows(named=True)):
+        color = _KIND_COLORS[kinds.index(r[KIND] or "event") % len(_KIND_COLORS)]
+        lo, hi = idx(r[START]), idx(r[END])
+        when = f"{r[START]}" if r[END] == r[START] else f"{r[START]} to {r[END]}"
+        for p, ((xaxis, yaxis), (xs, ys)) in enumerate(panels.items()):
+            shown = {str(x) for x in xs}
+            cells_x, cells_y = [], []
+            for y in ys:
+                start = _day(y)
+                if start is None:
+                    continue
+                for k in range(lo - idx(start), hi - idx(start) + 1):
+                    if str(k) in shown:
+                        cells_x.append(str(k))
+                        cells_y.append(y)
+            if not cells_x:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=cells_x,
+                    y=cells_y,
+                    mode="markers",
+                    marker={
+                        "symbol": "square-open",
+                        "size": 20,
+                        "color": color,
+                        "line": {"width": 2},
+                    },
+                    name=r[LABEL],
+                    legendgroup=f"event{n}",
+                    showlegend=p == 0,
+                    hovertemplate=f"<b>{r[LABEL]}</b><br>{r[KIND] or 'event'}, {when}"
+                    "<br>cohort %{y}, period %{x}<extra></extra>",
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                )
+            )
+    return fig

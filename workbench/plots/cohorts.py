@@ -9,7 +9,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from ..cohorts_spec import OUTPUT_COLUMNS
-from .annotations import add_annotations
+from .annotations import add_annotations, add_cohort_annotations
 
 _PALETTE = (
     "#1f77b4",
@@ -76,13 +76,21 @@ def _pct_expr(col: str) -> pl.Expr:
 
 
 def plot_retention_heatmap(
-    matrix: pl.DataFrame, *, group=None, max_groups: int = 6, title: str = "Cohort retention"
+    matrix: pl.DataFrame,
+    *,
+    group=None,
+    max_groups: int = 6,
+    title: str = "Cohort retention",
+    annotations=None,
+    period: str = "month",
 ) -> go.Figure:
     """Triangle heatmap of `retention_matrix`: cohorts down, periods across.
 
     Incomplete cells (period not over yet) are drawn faded and marked with '*'; the hover
     shows retained / base, the Wilson interval and the cohort size. With by-groups, one panel
-    per group (up to `max_groups`) unless `group=` picks one.
+    per group (up to `max_groups`) unless `group=` picks one. `annotations` (business events)
+    outline the cells of the calendar periods they fall in (`add_cohort_annotations`; `period`
+    is the matrix's calendar period).
     """
     by = _by(matrix)
     table, keys = _select_group(matrix, by, group)
@@ -160,7 +168,7 @@ def plot_retention_heatmap(
         height=len(keys) * max(300, 90 + 24 * n_cohorts),
         template="plotly_white",
     )
-    return fig
+    return fig if annotations is None else add_cohort_annotations(fig, annotations, period=period)
 
 
 # -- retention curves ---------------------------------------------------------------------------

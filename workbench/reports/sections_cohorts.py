@@ -54,7 +54,14 @@ def acquisition(ctx) -> Section | None:
             matrix = monthly_matrix(ctx)
             sec.heading("Monthly cohorts: share of each cohort active in each later month")
             if has(plots, "plot_retention_heatmap"):
-                sec.add(plots.plot_retention_heatmap(matrix, title="Cohort retention by month"))
+                sec.add(
+                    plots.plot_retention_heatmap(
+                        matrix,
+                        title="Cohort retention by month",
+                        annotations=ctx.annotations,  # outlined: the months they fall in
+                        period="month",
+                    )
+                )
             sec.add(
                 table(
                     cohort_table(matrix),
@@ -65,7 +72,8 @@ def acquisition(ctx) -> Section | None:
             )
             sec.note(
                 "Empty cells: the period has not fully elapsed by the analysis date. "
-                "Active = any event."
+                "Active = any event. Outlined cells: the months of the business events "
+                "(see 'What happened')."
             )
             for name in ("cohort", "on", "maturity", "interval"):
                 ctx.define(

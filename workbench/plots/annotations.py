@@ -249,4 +249,6 @@ def add_cohort_annotations(fig: go.Figure, annotations, *, period: str = "month"
                     yaxis=yaxis,
                 )
             )
+    if any(isinstance(t, go.Scatter) for t in fig.data):  # the legend below, off the colour bar
+        fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0})
     return fig

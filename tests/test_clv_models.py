@@ -459,3 +459,44 @@ def test_no_repeat_purchases_is_an_error():
     zeros = pl.DataFrame({"frequency": [0, 0], "recency": [0.0, 0.0], "T": [10.0, 20.0]})
     with pytest.raises(BadDataError, match="no customer has a repeat purchase"):
         wb.models.BetaGeoNBD().fit(zeros)
+
+
+def _with(model, **params):
+    model.params_ = params
+    return model
+
+
+def test_bgnbd_expectations_when_a_plus_b_is_below_one():
+    """With a + b < 1 the hypergeometric series of a customer without repeat purchases is
+    negative (no logarithm); the expectations stay finite and equal FHL (2005) eqs. 9-10
+    (values from a 50-digit evaluation of the series)."""
+    m = _with(wb.models.BetaGeoNBD(), r=0.2426, alpha=4.4136, a=0.3, b=0.4)
+    assert m.expected_number_of_purchases_up_to_time(39) == pytest.approx(1.094146, rel=1e-6)
+    assert m.expected_number_of_purchases_up_to_time(78) == pytest.approx(1.789643, rel=1e-6)
+    fit = _with(wb.models.BetaGeoNBD(), r=0.4873, alpha=4.9352, a=0.3034, b=0.4034)
+    assert fit.expected_number_of_purchases_up_to_time(52) == pytest.approx(2.29304, rel=1e-5)
+    got = fit.conditional_expected_number_of_purchases_up_to_time(52, 0, 0, 20)
+    assert got == pytest.approx(0.70343, rel=1e-5)
+
+
+def test_pareto_predictions_at_very_large_frequency():
+    """beta > alpha and x = 1000: the series overflows; Euler's transformation keeps P(alive)
+    and the expectation finite (values from a 50-digit evaluation)."""
+    m = _with(wb.models.ParetoNBD(), r=0.5, alpha=1.0, s=0.6, beta=100.0)
+    assert m.conditional_probability_alive(1000, 10, 20) == pytest.approx(1.706e-277, rel=1e-3)
+    got = m.conditional_expected_number_of_purchases_up_to_time(10, 1000, 10, 20)
+    assert got == pytest.approx(7.93e-275, rel=1e-3)
+
+
+def test_bgbb_p_alive_for_several_future_periods():
+    m = _with(wb.models.BetaGeoBetaBinom(), alpha=1.2035, beta=0.7497, gamma=0.6567, delta=2.7834)
+    got = m.conditional_probability_alive(3, 4, 6, m_periods_in_future=[0, 1, 2])
+    assert got.shape == (3,)
+    assert got[0] == pytest.approx(m.conditional_probability_alive(3, 4, 6))
+    assert got[0] > got[1] > got[2]
+
+
+def test_time_until_p_alive_below_checks_p(bgnbd):
+    for p in (0, 1, -0.5, float("nan")):
+        with pytest.raises(wb.BadParameterError, match="strictly between 0 and 1"):
+            bgnbd.time_until_probability_alive_below(2, 10, p)

@@ -99,7 +99,7 @@ class BetaGeoBetaBinom(CustomerModel):
         value = np.exp(
             log_alive - _loglik_rows(params, x.ravel(), tx.ravel(), n.ravel()).reshape(x.shape)
         )
-        return scalar_or_array(value, frequency, recency, periods)
+        return scalar_or_array(value, frequency, recency, periods, m_periods_in_future)
 
     def expected_number_of_purchases_up_to_time(self, n):
         """E[X(n)]: expected transactions in the first n opportunities of a new customer."""

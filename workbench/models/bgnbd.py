@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
+from ..errors import BadParameterError
 from ._base import TransactionModel, as_array, dot, factorize, scalar_or_array
 
 BGNBD_DEFINITION = (
@@ -138,6 +139,11 @@ class BetaGeoNBD(TransactionModel):
         k = self._SHIFT
         x, tx = as_array(frequency, recency)
         p_ = float(p)
+        if not 0 < p_ < 1:
+            raise BadParameterError(
+                f"{type(self).__name__}.time_until_probability_alive_below: p={p!r} must lie "
+                f"strictly between 0 and 1."
+            )
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             at_last = np.log(a / (b + np.maximum(x, 1 - k) - 1 + k))  # log odds left at T = t_x
             grow = (np.log((1 - p_) / p_) - at_last) / (r + x)
@@ -162,11 +168,15 @@ class BetaGeoNBD(TransactionModel):
         ha, hb, hc = r + x, b + x + k, a + b + x - 1 + k
         z = t / (alpha + T + t)
         with np.errstate(all="ignore"):
-            log_h = np.log(hyp2f1(ha, hb, hc, z))
+            h = hyp2f1(ha, hb, hc, z)
+            log_h = np.log(h)
             # Euler's transformation where the series overflows.
             alt = np.log(hyp2f1(hc - ha, hc - hb, hc, z)) + (hc - ha - hb) * np.log1p(-z)
             log_h = np.where(np.isfinite(log_h), log_h, alt)
-            bracket = -np.expm1(log_h + (r + x) * np.log((alpha + T) / (alpha + T + t)))
+            shrink = (r + x) * np.log((alpha + T) / (alpha + T + t))
+            bracket = -np.expm1(log_h + shrink)
+            # a + b < 1 and no repeat purchase: the series is negative (no log), but finite
+            bracket = np.where(np.isfinite(bracket), bracket, 1.0 - h * np.exp(shrink))
             first = (a + b + x - 1 + k) / (a - 1)
             return first * bracket * expit(-self._log_odds_left(x, tx, T))
 

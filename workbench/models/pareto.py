@@ -30,7 +30,13 @@ def _log_term(r, alpha, s, beta, x, t):
     else:
         m, b = beta, r + x
     rsx = r + s + x
-    return np.log(hyp2f1(rsx, b, rsx + 1.0, abs(alpha - beta) / (m + t))) - rsx * np.log(m + t)
+    z = abs(alpha - beta) / (m + t)
+    with np.errstate(all="ignore"):
+        log_h = np.log(hyp2f1(rsx, b, rsx + 1.0, z))
+        # Where the series overflows (large x): Euler's transformation,
+        # 2F1(a, b; a + 1; z) = (1 - z)^(1 - b) 2F1(1, a + 1 - b; a + 1; z).
+        euler = (1.0 - b) * np.log1p(-z) + np.log(hyp2f1(1.0, rsx + 1.0 - b, rsx + 1.0, z))
+    return np.where(np.isfinite(log_h), log_h, euler) - rsx * np.log(m + t)
 
 
 def _log_a0(log_f_tx, log_f_T):

@@ -40,7 +40,7 @@ class ShiftedBetaGeometric:
     """sBG model with a lifelines-style interface.
 
     >>> m = ShiftedBetaGeometric().fit([1000, 631, 468, 382, 326, 289, 262, 241])
-    >>> m.params_  # {'alpha': 0.668..., 'beta': 3.806...}
+    >>> m.params_  # {'alpha': 0.704..., 'beta': 1.182...}
 
     ``fit(alive)``: ``alive[t]`` customers of one cohort still subscribed after t renewals
     (``alive[0]`` = cohort size). Or ``fit(durations=..., event_observed=..., weights=...)``

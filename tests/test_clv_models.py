@@ -500,3 +500,38 @@ def test_time_until_p_alive_below_checks_p(bgnbd):
     for p in (0, 1, -0.5, float("nan")):
         with pytest.raises(wb.BadParameterError, match="strictly between 0 and 1"):
             bgnbd.time_until_probability_alive_below(2, 10, p)
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        (
+            wb.models.BetaGeoNBD,
+            {"r": 0.2426, "alpha": 4.4136, "a": 0.7930, "b": 2.4259},
+            [0.5742999197005054, 0.1992008972455298, 0.08532492686227472, 0.023907584317526077],
+        ),
+        (
+            wb.models.ModifiedBetaGeoNBD,
+            {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},
+            [0.582473189493289, 0.18278307728754045, 0.08689482567349052, 0.025079157695421024],
+        ),
+    ],
+)
+def test_probability_of_n_purchases(model, params, expected):
+    """Equals lifetimes' probability_of_n_purchases_up_to_time (values printed by lifetimes
+    0.11.3 at these parameters); the distribution sums to 1 and its mean is E[X(t)]."""
+    m = _with(model(), **params)
+    got = [
+        m.probability_of_n_purchases_up_to_time(t, n)
+        for t, n in ((39, 0), (39, 1), (39, 2), (78, 5))
+    ]
+    assert got == pytest.approx(expected, rel=1e-12)
+    n = np.arange(3000)
+    for t in (1.0, 39.0, 78.0):
+        p = m.probability_of_n_purchases_up_to_time(t, n)
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+        assert (n * p).sum() == pytest.approx(
+            m.expected_number_of_purchases_up_to_time(t), rel=1e-10
+        )
+    with pytest.raises(wb.BadParameterError, match="whole"):
+        m.probability_of_n_purchases_up_to_time(10, 1.5)

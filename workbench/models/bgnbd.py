@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.stats import nbinom
 
 from ..errors import BadParameterError
 from ._base import TransactionModel, as_array, dot, factorize, scalar_or_array
@@ -150,6 +151,30 @@ class BetaGeoNBD(TransactionModel):
             out = np.maximum((alpha + tx) * np.expm1(grow), 0.0)  # (alpha + t_x)(e^g - 1)
         out = out if k else np.where(x > 0, out, np.inf)
         return scalar_or_array(out, frequency, recency)
+
+    def probability_of_n_purchases_up_to_time(self, t, n):
+        """P(X(t) = n): the chance a customer just acquired makes exactly n repeat purchases in
+        (0, t] (Fader, Hardie & Lee 2005, eq. 8; with the MBG/NBD shift for MBG/NBD).
+
+        = B(a, b + n + k) / B(a, b) * NBD(n; r, alpha/(alpha + t))
+          + [n + k > 0] B(a + 1, b + n - 1 + k) / B(a, b) * P(NBD >= n),
+        the customer still active after n purchases, or gone right after the n-th (k = 0 for
+        BG/NBD, 1 for MBG/NBD), NBD being the Gamma-Poisson count while active.
+        """
+        r, alpha, a, b = self._p()
+        k = self._SHIFT
+        t_, n_ = as_array(t, n)
+        if np.any(n_ < 0) or np.any(n_ != np.floor(n_)) or np.any(t_ < 0):
+            raise BadParameterError(
+                f"{type(self).__name__}.probability_of_n_purchases_up_to_time: n must be whole "
+                f"numbers >= 0 and t >= 0."
+            )
+        q = alpha / (alpha + t_)
+        still = np.exp(betaln(a, b + n_ + k) - betaln(a, b)) * nbinom.pmf(n_, r, q)
+        with np.errstate(all="ignore"):
+            gone = np.exp(betaln(a + 1, b + n_ - 1 + k) - betaln(a, b)) * nbinom.sf(n_ - 1, r, q)
+        out = still + np.where(n_ + k > 0, gone, 0.0)
+        return scalar_or_array(out, t, n)
 
     def expected_number_of_purchases_up_to_time(self, t):
         """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired at time 0."""

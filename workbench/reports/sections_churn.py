@@ -27,8 +27,13 @@ def _gap_days(ctx) -> int:
 CANCEL = "cancel"  # an event of this name in the log tells contractual churn early
 
 
-def _has_event(events: pl.DataFrame, name: str) -> bool:
-    return "event" in events.columns and bool((events["event"] == name).any())
+def _cancel_event(ctx) -> str | None:
+    """CANCEL when the log has such events (looked up once per report), else None."""
+    if "cancel_event" not in ctx.cache:
+        ev = ctx.events
+        found = "event" in ev.columns and bool((ev["event"] == CANCEL).any())
+        ctx.cache["cancel_event"] = CANCEL if found else None
+    return ctx.cache["cancel_event"]
 
 
 def churn_tables(ctx) -> dict:
@@ -45,7 +50,7 @@ def churn_tables(ctx) -> dict:
             out["subscriptions"] = churn.churn_table(
                 ctx.events,
                 subscriptions=ctx.subscriptions,
-                cancel_event=CANCEL if _has_event(ctx.events, CANCEL) else None,
+                cancel_event=_cancel_event(ctx),
                 as_of=ctx.as_of,
                 customers=ctx.customers,
             )
@@ -150,7 +155,7 @@ def churn(ctx) -> Section | None:
             _curves_block(sec, ctx, survival, subs, plan_by, "Contractual churn")
             told = {
                 "grace": "45d",
-                "cancel_event": CANCEL if _has_event(ctx.events, CANCEL) else None,
+                "cancel_event": _cancel_event(ctx),
             }
             ctx.define("Contractual churn", churn_mod.CHURN_DEFINITIONS["subscriptions"], told)
     return sec
